@@ -135,3 +135,17 @@ def test_image_ratio_scale_uses_detected_widths(demo, library):
     ext = demo["table_0"].mesh.extents
     assert factor == pytest.approx(0.1 * min(ext[0] / mug.extents[0], ext[1] / mug.extents[1]))
     assert json.dumps(est.ratios("mug", demo["table_0"])) == "[0.1]"
+
+
+def test_packaged_meshes_when_pybullet_is_installed(demo):
+    pytest.importorskip("pybullet_data")
+    from unlearnkit.scene import MeshLibrary, SceneEditor
+
+    lib = MeshLibrary(use_packaged=True)
+    label, mug = lib.make("coffee mug")
+    assert label == "mug" and len(mug.faces) == 864  # pybullet_data's objects/mug.obj, not the primitive
+    assert abs(max(mug.extents) - max(lib.size_prior("mug"))) < 1e-9 and abs(mug.bounds[0, 2]) < 1e-12
+    _, teddy = lib.make("teddy bear")
+    assert np.argmax(teddy.extents) == 2  # turned upright
+    res = SceneEditor(source=lib).edit(demo, "put a duck on the coffee table")
+    assert res.placement.support == "coffee_table_0" and res.placement.penetration == 0.0

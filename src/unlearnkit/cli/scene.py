@@ -43,6 +43,9 @@ def edit(
     strategy: Annotated[str, typer.Option(help="placement: hierarchical (FreeEdit) | max_clearance")] = "hierarchical",
     up: Annotated[str, typer.Option(help="up axis of the input file: z | y")] = "z",
     mesh: Annotated[Path | None, typer.Option(help="mesh file for the new object instead of the library")] = None,
+    packaged_assets: Annotated[
+        bool, typer.Option("--packaged-assets", help="use pybullet_data's meshes where it has one (scene-assets extra)")
+    ] = False,
     llm: Annotated[str | None, typer.Option(help="local instruction model to parse the prompt")] = None,
     clip: Annotated[str | None, typer.Option(help="local CLIP model to ground object names")] = None,
     shap_e: Annotated[str | None, typer.Option("--shap-e", help="local Shap-E to make the new object")] = None,
@@ -55,6 +58,8 @@ def edit(
         config = sc.EditorConfig(PlacementConfig(strategy=strategy), cascade, replace_scale)  # type: ignore[arg-type]
         parser = sc.LLMParser.from_pretrained(llm, fallback=sc.RuleParser()) if llm else None
         source = sc.MeshFileSource(mesh) if mesh else (sc.ShapESource(shap_e) if shap_e else None)
+        if source is None and packaged_assets:
+            source = sc.MeshLibrary(use_packaged=True)
         grounder = sc.ClipGrounder.from_pretrained(clip) if clip else None
         editor = sc.SceneEditor(parser=parser, source=source, grounder=grounder, config=config)
         result = editor.edit(_load(sc, scene, up), prompt)

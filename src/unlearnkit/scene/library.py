@@ -171,6 +171,22 @@ _ASSETS: tuple[Asset, ...] = (
     Asset("apple", (0.08, 0.08, 0.08), lambda: icosphere(2, 0.04), ("fruit", "orange")),
     Asset("teddy bear", (0.2, 0.16, 0.27), _teddy, ("teddy", "stuffed animal", "toy bear", "plush toy")),
     Asset("clock", (0.2, 0.06, 0.2), lambda: _slab(0.2, 0.06, 0.2), ("alarm clock",)),
+    Asset(
+        "duck",
+        (0.12, 0.09, 0.1),
+        lambda: _join(_at(icosphere(2, 0.045), z=0.045), _at(icosphere(2, 0.028), x=0.035, z=0.085)),
+        ("rubber duck",),
+    ),
+    Asset(
+        "bunny",
+        (0.1, 0.14, 0.15),
+        lambda: _join(
+            _at(icosphere(2, 0.05), z=0.05),
+            _at(icosphere(2, 0.03), z=0.11),
+            *(_at(_slab(0.012, 0.02, 0.05), x=sx * 0.012, z=0.13) for sx in (-1, 1)),
+        ),
+        ("rabbit", "stanford bunny"),
+    ),
     Asset("candle", (0.06, 0.06, 0.15), lambda: _at(cylinder(0.03, 0.15, sections=24), z=0.075), ()),
     Asset("tray", (0.45, 0.32, 0.03), lambda: _slab(0.45, 0.32, 0.03), ("serving tray",), support=True),
     Asset("table", (1.2, 0.8, 0.75), partial(_legged, 1.2, 0.8, 0.75), ("dining table", "kitchen table"), support=True),
@@ -223,21 +239,21 @@ def resolve_name(name: str, vocabulary: dict[str, str], cutoff: float = 0.8) -> 
 #: Objects from ``pybullet_data`` (path, rotation about x to make z up) by category.
 PYBULLET_ASSETS: dict[str, tuple[str, float]] = {
     "mug": ("objects/mug.obj", 0.0),
-    "teddy bear": ("teddy2_VHACD_CHs.obj", 0.0),
-    "duck": ("duck_vhacd.obj", 0.0),
+    "teddy bear": ("teddy2_VHACD_CHs.obj", np.pi / 2),
+    "duck": ("duck_vhacd.obj", np.pi / 2),
     "bunny": ("bunny.obj", 0.0),
     "tray": ("tray/tray_textured.obj", 0.0),
-    "table": ("table/table.obj", 0.0),
 }
 
 
 class MeshLibrary:
-    """Categories with size priors, built from primitives (or loaded from ``pybullet_data`` when available)."""
+    """Categories with size priors, built from primitives; with ``use_packaged=True``, the categories that
+    ``pybullet_data`` has a real mesh for (:data:`PYBULLET_ASSETS`) use it, scaled to the prior's largest extent."""
 
-    def __init__(self, assets: tuple[Asset, ...] = _ASSETS, use_packaged: bool | None = None) -> None:
+    def __init__(self, assets: tuple[Asset, ...] = _ASSETS, use_packaged: bool = False) -> None:
         self.assets = {a.label: a for a in assets}
         self.vocabulary = {a.label: a.label for a in assets} | {s: a.label for a in assets for s in a.synonyms}
-        self._packaged = packaged_assets_dir() if use_packaged in (None, True) else None
+        self._packaged = packaged_assets_dir() if use_packaged else None
         if use_packaged and self._packaged is None:
             raise SceneError("packaged meshes need pybullet: pip install 'unlearnkit[scene-assets]'")
 
