@@ -194,6 +194,19 @@ def _markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _ecdf(ax: Any, values: list[float], colour: str, marker: str, label: str) -> None:
+    v = np.sort(values)
+    if len(v):
+        ax.plot(
+            v,
+            np.arange(1, len(v) + 1) / len(v),
+            color=colour,
+            marker=marker,
+            markevery=max(1, len(v) // 10),
+            label=label,
+        )
+
+
 def _figure(report: dict[str, Any], folder: Path) -> list[Path]:
     import matplotlib
 
@@ -206,25 +219,8 @@ def _figure(report: dict[str, Any], folder: Path) -> list[Path]:
         colour, marker = STYLE[m]
         axes[0].bar(k, summ[m]["success_rate"], color=colour, label=m)
         axes[0].plot(k, summ[m]["success_rate"], marker=marker, color="black", ms=7)
-        clr = np.sort([r["clearance"] for r in rows if r["method"] == m and r["placed"]])
-        if len(clr):
-            axes[1].plot(
-                clr,
-                np.arange(1, len(clr) + 1) / len(clr),
-                color=colour,
-                marker=marker,
-                markevery=max(1, len(clr) // 10),
-                label=m,
-            )
-        ms = np.sort([1000 * r["seconds"] for r in rows if r["method"] == m])
-        axes[2].plot(
-            ms,
-            np.arange(1, len(ms) + 1) / len(ms),
-            color=colour,
-            marker=marker,
-            markevery=max(1, len(ms) // 10),
-            label=m,
-        )
+        _ecdf(axes[1], [r["clearance"] for r in rows if r["method"] == m and r["placed"]], colour, marker, m)
+        _ecdf(axes[2], [1000 * r["seconds"] for r in rows if r["method"] == m], colour, marker, m)
     axes[0].set_xticks(range(len(METHODS)), METHODS, rotation=15)
     axes[0].set_ylim(0, 1.05)
     axes[0].set_ylabel("placement success rate")
