@@ -45,6 +45,7 @@ class DeletionReceipt:
     levels: list[str] = field(default_factory=list)
     verification: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    stale_exports: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def count(self) -> int:

@@ -41,14 +41,27 @@ def serve(
     key: KeyOpt = None,
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="run the job worker in this process")] = True,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    log_format: Annotated[str, typer.Option(help="json (one event per line) or text")] = "json",
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus metrics on this loopback port instead of /metrics")
+    ] = None,
 ) -> None:
     """Serve predictions and deletion requests over HTTP (FastAPI under uvicorn; OpenAPI at /docs)."""
     import uvicorn
 
     from unlearnkit.service.app import create_app
     from unlearnkit.service.auth import parse_tokens_file
+    from unlearnkit.service.logs import logging_config
 
-    settings = _settings(directory, db_url=db, tokens_file=tokens, key_path=key, run_worker=worker)
+    settings = _settings(
+        directory,
+        db_url=db,
+        tokens_file=tokens,
+        key_path=key,
+        run_worker=worker,
+        log_format=log_format,
+        metrics_port=metrics_port,
+    )
     if not directory.is_dir():
         raise fail(f"{directory}: no such model directory")
     if tokens is not None:
@@ -57,7 +70,13 @@ def serve(
         except UnlearnkitError as exc:
             raise fail(str(exc)) from None
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=logging_config(settings.log_format, log_level),
+        )
     except UnlearnkitError as exc:
         raise fail(str(exc)) from None
 
@@ -70,13 +89,14 @@ def worker_cmd(
     once: Annotated[bool, typer.Option(help="run the queued jobs, then exit")] = False,
 ) -> None:
     """Run the deletion job worker in this process (restartable; one worker holds the lease at a time)."""
-    import logging
+    import logging.config
 
     from unlearnkit.service.core import open_service
+    from unlearnkit.service.logs import logging_config
     from unlearnkit.service.worker import Worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(directory, db_url=db, key_path=key, run_worker=False)
+    logging.config.dictConfig(logging_config(settings.log_format, "info"))
     try:
         svc = open_service(settings)
     except UnlearnkitError as exc:

@@ -59,7 +59,9 @@ from unlearnkit.exact._engine import (
 )
 from unlearnkit.exact.aggregation import AGGREGATIONS, aggregate
 from unlearnkit.exact.checkpoints import CheckpointDir
+from unlearnkit.lineage.exports import newly_stale
 from unlearnkit.lineage.store import AuditReport, LineageStore, iso, utcnow
+from unlearnkit.models.export import ServedEnsemble
 from unlearnkit.models.lora import LoraSpec, head_params, layer_blocks, snapshot
 from unlearnkit.models.train import predict_logits
 from unlearnkit.models.zoo import ARCHS, ModelSpec
@@ -716,6 +718,12 @@ class ExactStrategy:
             for m in self._snapshot.members
         }  # type: ignore[union-attr]
 
+    def served_ensemble(self) -> tuple[int, ServedEnsemble]:
+        """``(version, module)``: the served model at this instant as one standalone module (for export)."""
+        self._check_fitted()
+        snap = self._snapshot
+        return snap.version, ServedEnsemble([m.module for m in snap.members], self.aggregation_)  # type: ignore[union-attr]
+
     def _as_tensor(self, x: Any) -> torch.Tensor:
         t = torch.as_tensor(np.asarray(x, dtype=np.float32)) if not isinstance(x, torch.Tensor) else x.float()
         if t.ndim != 2 or t.shape[1] != self.num_features:
@@ -878,6 +886,7 @@ class ExactStrategy:
                 "timings_ms": {k: round(v, 3) for k, v in timings.items()},
             },
             notes=self._receipt_notes(to_delete, already, still_pending),
+            stale_exports=newly_stale(store, self._snapshot.version) if to_delete else [],  # type: ignore[union-attr]
         )
         store.finish(sorted(purged), rid, receipt.to_dict())  # purge recorded and request completed: one transaction
         return receipt

@@ -22,7 +22,10 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from unlearnkit.service.core import ServiceContext, open_service
-from unlearnkit.service.routers import admin, audit, deletions, health, keys, models, predict
+from unlearnkit.service.docs import install_offline_docs
+from unlearnkit.service.logs import TraceMiddleware, event
+from unlearnkit.service.metrics import Metrics
+from unlearnkit.service.routers import admin, audit, deletions, health, keys, models, ops, predict
 from unlearnkit.service.settings import Settings
 from unlearnkit.service.worker import WorkerThread
 
@@ -99,8 +102,10 @@ class Refresher:
                 # while this process's own worker holds the lease, it is the only writer and the served state
                 # is already current: a refresh would only rebuild it a second time
                 local = self.worker is not None and self.worker.worker.holding
+                before = self.svc.backend.model_version if not local else None
                 if not local and self.svc.backend.refresh():
-                    log.info("served model refreshed to version %d", self.svc.backend.model_version)
+                    after = self.svc.backend.model_version
+                    event("model.swapped", from_version=before, to_version=after, cause="refresh")
                 self.svc.tokens.maybe_reload()
             except Exception:
                 log.exception("refresh failed; serving the current state")
@@ -113,6 +118,16 @@ class Refresher:
         self.thread.join(5)
 
 
+def _metrics_server(metrics: Metrics, settings: Settings) -> Any:
+    """Prometheus metrics on their own port (``settings.metrics_port``), bound to the loopback interface."""
+    if settings.metrics_port is None:
+        return None
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_addr, registry=metrics.registry)
+    return server
+
+
 def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     """The application for ``settings`` (or ``Settings(**overrides)`` read with the environment)."""
     settings = settings or Settings(**overrides)
@@ -121,6 +136,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = open_service(settings)
         app.state.svc = svc
+        metrics.attach(svc)
+        side = _metrics_server(metrics, settings)
         worker = WorkerThread(svc) if settings.run_worker else None
         refresher = Refresher(svc, worker)
         if worker:
@@ -132,6 +149,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             refresher.close()
             if worker:
                 worker.close()
+            if side is not None:
+                side.shutdown()
+            metrics.detach()
             svc.close()
 
     app = FastAPI(
@@ -142,8 +162,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             "each completed request has an Ed25519-signed receipt checkable offline with `GET /v1/keys`."
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    metrics = Metrics()
+    app.state.metrics = metrics
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TraceMiddleware, observe=metrics.observe)
+    install_offline_docs(app)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -159,7 +185,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         )
 
     prefix = f"/{API_VERSION}"
-    for router in (predict.router, deletions.router, models.router, audit.router, keys.router, admin.router):
+    routers = (predict.router, deletions.router, models.router, audit.router, keys.router, admin.router)
+    for router in (*routers, ops.exports_router):
         app.include_router(router, prefix=prefix)
     app.include_router(health.router)
+    if settings.metrics_port is None:
+        app.include_router(ops.router)
     return app

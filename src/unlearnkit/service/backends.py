@@ -42,8 +42,10 @@ from torch import nn
 from unlearnkit.context import RunContext, derive_seed
 from unlearnkit.errors import ConfigError, DataError, LineageError, UnknownIdError
 from unlearnkit.lineage import AuditReport, LineageStore
+from unlearnkit.lineage.exports import newly_stale
 from unlearnkit.lineage.schema import DeletionRequest, ModelVersion
 from unlearnkit.lineage.store import iso, utcnow
+from unlearnkit.models.export import ServedEnsemble
 from unlearnkit.types import DeletionReceipt, ForgetSplit
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ class Backend(Protocol):
     @property
     def model_version(self) -> int: ...
     def predict_proba(self, x: np.ndarray) -> np.ndarray: ...
+    def served_ensemble(self) -> tuple[int, ServedEnsemble]: ...
     def unknown_ids(self, ids: list[int]) -> list[int]: ...
     def owner_known(self, owner: str) -> bool: ...
     def forget(
@@ -107,6 +110,9 @@ class ExactBackend:
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.strategy.predict_proba(x))
+
+    def served_ensemble(self) -> tuple[int, ServedEnsemble]:
+        return self.strategy.served_ensemble()
 
     def unknown_ids(self, ids: list[int]) -> list[int]:
         return self.store.unknown_ids(ids)
@@ -336,6 +342,10 @@ class StandardBackend:
             raise DataError("inputs contain NaN or infinite values")
         return torch.softmax(predict_logits(served.model, t), dim=1).numpy()
 
+    def served_ensemble(self) -> tuple[int, ServedEnsemble]:
+        served = self._served
+        return served.version, ServedEnsemble([served.model], "mean")
+
     def unknown_ids(self, ids: list[int]) -> list[int]:
         return self.store.unknown_ids(ids)
 
@@ -504,6 +514,7 @@ class StandardBackend:
             ]
             if to_delete
             else [f"{len(already)} id(s) were already forgotten: nothing to do for them"],
+            stale_exports=newly_stale(store, served.version) if to_delete else [],
         )
         store.complete_request(rid, receipt.to_dict())
         return ForgetOutcome(receipt, [], name, plan.get("metrics", {}))

@@ -23,6 +23,12 @@ OUT_OF_SCOPE = [
 ]
 
 
+EXPORT_NOTICE = (
+    "These exported copies of the model were taken before this deletion and still hold what it erased; "
+    "their recipients must be told to replace them (GDPR Art. 19)."
+)
+
+
 def _version() -> str:
     from unlearnkit import __version__
 
@@ -97,6 +103,10 @@ def build_receipt(req: ServiceRequest, outcome: ForgetOutcome, *, backend_kind: 
             "purged_checkpoints": list(r.purged_checkpoints),
         },
         "guarantee": guarantee,
+        "exports": {
+            "stale": list(r.stale_exports),
+            "notice": EXPORT_NOTICE if r.stale_exports else None,
+        },
         "verification": r.verification,
         "followups": [],
         "statement": _statement(req, outcome, exact, completed_at),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +46,19 @@ class Settings(BaseSettings):
     approx_mia_tolerance: float = Field(
         0.1, ge=0, le=0.5, description="loss-MIA AUC (forget vs held-out) may exceed 0.5 by this (or 2 std errors)"
     )
+
+    # operations
+    log_format: Literal["json", "text"] = Field("json", description="server logs: JSON lines or plain text")
+    metrics_public: bool = Field(False, description="serve /metrics without a token (else an admin token)")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="serve Prometheus metrics on this port instead of /metrics (no token)"
+    )
+    metrics_addr: str = Field("127.0.0.1", description="interface of the separate metrics port")
+    exports_dir: Path | None = Field(None, description="where POST /v1/exports writes files; default MODEL_DIR/exports")
+
+    @property
+    def exports_path(self) -> Path:
+        return Path(self.exports_dir) if self.exports_dir else Path(self.model_dir) / "exports"
 
     @property
     def database_url(self) -> str:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from unlearnkit.errors import ConfigError, DataError, UnknownIdError
 from unlearnkit.lineage.store import canonical_json, utcnow
 from unlearnkit.service.core import ServiceContext
+from unlearnkit.service.logs import event
 from unlearnkit.service.models import TERMINAL_STATES, ServiceRequest
 from unlearnkit.service.queue import ClaimedJob, LeaseLostError, worker_identity
 from unlearnkit.service.receipts import add_retrain_followup, build_receipt
@@ -176,6 +177,8 @@ class Worker:
             req.state, req.attempts, req.next_attempt_at, req.updated_at = "planned", job.attempts, None, utcnow()
             ids = json.loads(req.ids_json) if req.ids_json else None
             owner, external_ref = req.owner, req.external_ref
+        trace = job.payload.get("trace_id")
+        event("deletion.state", request_id=rid, state="planned", attempt=job.attempts, trace_id=trace)
         self._step("before_forget")
         with store.session() as s:
             req = s.get(ServiceRequest, rid, with_for_update=True)
@@ -183,6 +186,8 @@ class Worker:
                 svc.queue.finish(s, job.id, me, {"skipped": "terminal"})
                 return
             req.state, req.updated_at = "unlearning", utcnow()
+        event("deletion.state", request_id=rid, state="unlearning", attempt=job.attempts, trace_id=trace)
+        t0 = time.perf_counter()
         outcome = svc.backend.forget(ids, owner, request_id=rid, external_ref=external_ref, attempt=job.attempts)
         self._step("after_forget")
         with store.session() as s:
@@ -211,13 +216,39 @@ class Worker:
                 },
                 s,
             )
-        log.info("request %s completed (%s)", rid, outcome.receipt.guarantee)
+        r = outcome.receipt
+        if r.model_version_after != r.model_version_before:
+            event(
+                "model.swapped",
+                from_version=r.model_version_before,
+                to_version=r.model_version_after,
+                cause="deletion",
+                request_id=rid,
+                trace_id=trace,
+            )
+        if r.purged_checkpoints:
+            event("purge.completed", request_id=rid, files=len(r.purged_checkpoints), trace_id=trace)
+        event(
+            "deletion.state",
+            request_id=rid,
+            state="completed",
+            guarantee=r.guarantee,
+            count=len(r.id_hashes),
+            model_version=r.model_version_after,
+            pending_retrain=len(outcome.pending_retrain),
+            stale_exports=len(r.stale_exports),
+            seconds=round(time.perf_counter() - t0, 4),
+            trace_id=trace,
+        )
 
     def _retrain(self, job: ClaimedJob) -> None:
         svc, store, me = self.svc, self.svc.store, self.identity
         shards = [int(s) for s in job.payload.get("shards", [])]
         todo = sorted(set(shards) & set(svc.backend.pending_retrain()))
+        before = svc.backend.model_version
+        t0 = time.perf_counter()
         if todo:
+            event("retrain.started", shards=todo, request_ids=job.payload.get("request_ids", []))
             info = svc.backend.retrain(todo)
         else:  # an earlier attempt retrained them and stopped before recording it
             info = {"shards": shards, "model_version": svc.backend.model_version, "purged": [], "resumed": True}
@@ -242,7 +273,15 @@ class Worker:
                 },
                 s,
             )
-        log.info("retrained shard(s) %s", todo)
+        event(
+            "retrain.completed",
+            shards=todo,
+            model_version=info.get("model_version"),
+            seconds=round(time.perf_counter() - t0, 4),
+            purged=len(info.get("purged", []) or []),
+        )
+        if info.get("model_version") not in (None, before):
+            event("model.swapped", from_version=before, to_version=info.get("model_version"), cause="retrain")
 
     def _failed(self, job: ClaimedJob, exc: BaseException) -> None:
         svc, store = self.svc, self.svc.store
@@ -258,6 +297,15 @@ class Worker:
                     req.state, req.updated_at = ("rejected" if unknown else "failed"), utcnow()
                     if unknown:
                         req.rejection_reason, req.owner = error, None
+                    event(
+                        "deletion.state",
+                        request_id=job.request_id,
+                        state=req.state,
+                        attempt=job.attempts,
+                        error=type(exc).__name__,
+                        retry=next_at is not None,
+                        trace_id=job.payload.get("trace_id"),
+                    )
             store.record_event(
                 "service.job.failed",
                 {
@@ -281,6 +329,7 @@ class Worker:
                 req = s.get(ServiceRequest, job.request_id, with_for_update=True)
                 if req is not None and req.state not in TERMINAL_STATES:
                     req.state, req.last_error, req.next_attempt_at, req.updated_at = "failed", reason, None, utcnow()
+                    event("deletion.state", request_id=job.request_id, state="failed", error="GaveUp", retry=False)
             store.record_event(
                 "service.job.failed",
                 {

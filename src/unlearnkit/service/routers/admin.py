@@ -17,6 +17,7 @@ from unlearnkit.service.auth import Principal
 from unlearnkit.service.core import ServiceContext
 from unlearnkit.service.deadlines import MAX_EXTENSION_MONTHS, extended_date
 from unlearnkit.service.deps import AUTH_RESPONSES, get_svc, require
+from unlearnkit.service.logs import event
 from unlearnkit.service.models import TERMINAL_STATES, Job, ServiceRequest
 from unlearnkit.service.routers.deletions import NOT_FOUND, request_out, well_formed
 from unlearnkit.service.schemas import DeletionOut, ErrorOut, ExtendIn, RejectIn
@@ -93,6 +94,7 @@ def reject(
         req.state, req.rejection_reason, req.owner, req.updated_at = "rejected", body.reason, None, now
         req.next_attempt_at = None
         svc.store.record_event("service.request.rejected", {"request_id": request_id, "by": principal.name}, s)
+        event("deletion.state", request_id=request_id, state="rejected", by=principal.name)
         return request_out(req)
 
 

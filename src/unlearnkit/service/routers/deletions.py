@@ -24,6 +24,7 @@ from unlearnkit.service.auth import Principal
 from unlearnkit.service.core import ServiceContext
 from unlearnkit.service.deadlines import due_date
 from unlearnkit.service.deps import AUTH_RESPONSES, get_svc, require
+from unlearnkit.service.logs import event, trace_id_var
 from unlearnkit.service.models import TERMINAL_STATES, ServiceRequest
 from unlearnkit.service.schemas import (
     PRINTABLE,
@@ -176,7 +177,7 @@ def submit(
                 )
             )
             s.flush()
-            svc.queue.enqueue(s, "forget", request_id=rid)
+            svc.queue.enqueue(s, "forget", request_id=rid, payload={"trace_id": trace_id_var.get()})
             svc.store.record_event(
                 "service.request.accepted",
                 {
@@ -193,6 +194,7 @@ def submit(
         if found is None:
             raise
         return _replay(found, principal, body_sha, response)
+    event("deletion.received", request_id=rid, kind="ids" if ids is not None else "owner", count=len(ids or []))
     svc.wake.set()  # an in-process worker starts at once instead of at its next poll
     response.headers["Location"] = f"/v1/deletion-requests/{rid}"
     return Accepted(id=rid, state="received", due_at=iso(due) or "")
