@@ -166,6 +166,11 @@ def _markdown(report: dict[str, Any]) -> str:
         "nearest obstacle or support edge on a 1 cm grid (0 when touching or overlapping). Time: wall time per "
         "edit, including parsing, grounding and making the mesh; the ratio is against the baseline in the same run.",
         "",
+        "Methods: `freeedit` is the location finder with the paper's constants (v = 4, τ = 1, ≤ 11 levels, "
+        "4 yaws); `freeedit_v8` the same with v = 8 (a grid twice as fine); `max_clearance` v = 4 with the cell "
+        "of widest free margin instead of the hierarchical level; `naive_centre` the baseline (centre of the "
+        "support's bounding box, base on its top).",
+        "",
         "Feasible: an exhaustive max-clearance search on a ~1 cm grid finds a spot at all (the oracle); an edit "
         "with no such spot can only be refused or fail.",
         "",
