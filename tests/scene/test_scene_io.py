@@ -71,3 +71,26 @@ def test_bad_files_are_one_line_errors(tmp_path, demo):
     (tmp_path / "junk.glb").write_bytes(b"not a glb")
     with pytest.raises(SceneError, match="cannot read the scene"):
         load_scene(tmp_path / "junk.glb")
+
+
+def test_user_mesh_for_the_new_object(demo, tmp_path):
+    from unlearnkit.scene import MeshFileSource
+
+    cone = trimesh.creation.cone(0.5, 2.0)  # 1 × 1 × 2 units, base at z = 0: far too big as given
+    cone.export(tmp_path / "thing.stl")
+    res = SceneEditor(source=MeshFileSource(tmp_path / "thing.stl")).edit(demo, "put a thing on the table")
+    thing = res.after[res.added[0]]
+    table = demo["table_0"].mesh.extents
+    # an unknown category gets FreeEdit's fallback scale: 0.12 · min(G_x / P_x, G_y / P_y)
+    assert thing.mesh.extents[0] == pytest.approx(0.12 * min(table[0], table[1]), rel=1e-6)
+    assert abs(thing.base_z - demo["table_0"].top_z) < 1e-6
+
+
+def test_object_views_are_pictures_of_the_object(library):
+    from unlearnkit.scene.render import object_views
+
+    _, mug = library.make("mug")
+    views = object_views(mug, views=2, size=64)
+    assert len(views) == 2 and views[0].size == (64, 64)
+    pixels = np.asarray(views[0])
+    assert (pixels < 200).any() and (pixels == 255).any()  # something drawn on a white background
