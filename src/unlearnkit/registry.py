@@ -31,6 +31,7 @@ class MethodInfo:
     task: str
     needs: tuple[str, ...]
     paper: str
+    family: str = "classifier"
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,18 @@ _discovered: set[str] = set()
 
 
 def register_method(
-    name: str, *, task: str = "classification", needs: tuple[str, ...] = ("forget",), paper: str = ""
+    name: str,
+    *,
+    task: str = "classification",
+    needs: tuple[str, ...] = ("forget",),
+    paper: str = "",
+    family: str = "classifier",
 ) -> Callable[[type[T]], type[T]]:
-    """Class decorator: register an :class:`~unlearnkit.types.Unlearner` under ``name``."""
+    """Class decorator: register an :class:`~unlearnkit.types.Unlearner` under ``name``.
+
+    ``family`` names the model family the method edits (``classifier``, ``graph``, ...): each family has its
+    own conformance suite and CLI, driven by :func:`list_methods` with ``family=``.
+    """
 
     def deco(cls: type[T]) -> type[T]:
         if name in _METHODS and _METHODS[name].cls is not cls:
@@ -59,7 +69,8 @@ def register_method(
         cls.name = name  # type: ignore[attr-defined]
         cls.needs = needs  # type: ignore[attr-defined]
         cls.paper = paper or getattr(cls, "paper", "")  # type: ignore[attr-defined]
-        _METHODS[name] = MethodInfo(name, cls, task, needs, cls.paper)  # type: ignore[attr-defined]
+        cls.family = family  # type: ignore[attr-defined]
+        _METHODS[name] = MethodInfo(name, cls, task, needs, cls.paper, family)  # type: ignore[attr-defined]
         return cls
 
     return deco
@@ -118,9 +129,12 @@ def get_method(name: str) -> MethodInfo:
     return _METHODS[name]
 
 
-def list_methods(task: str | None = None) -> list[MethodInfo]:
+def list_methods(task: str | None = None, family: str | None = None) -> list[MethodInfo]:
     discover()
-    return sorted((m for m in _METHODS.values() if task is None or m.task == task), key=lambda m: m.name)
+    return sorted(
+        (m for m in _METHODS.values() if (task is None or m.task == task) and (family is None or m.family == family)),
+        key=lambda m: m.name,
+    )
 
 
 def get_metric(name: str) -> MetricInfo:

@@ -1,0 +1,1 @@
+"""Graph unlearning methods, one module per method, each registered with ``family="graph"``."""
