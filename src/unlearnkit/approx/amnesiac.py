@@ -63,6 +63,8 @@ class Amnesiac(Unlearner):
     """Relabel every forget sample to a random wrong class once, then train on it mixed with D_r."""
 
     config_cls = AmnesiacConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"lr": [1e-4, 3e-4, 1e-3, 3e-3]}
     # CPU scale: Adam 1e-3 for 3 epochs was Retrain-like on digits class-wise (notes §6.1: Avg. Gap 0.41).
     search_grid: ClassVar[dict[str, list]] = {"lr": [3e-4, 1e-3, 3e-3], "epochs": [3, 5]}
 

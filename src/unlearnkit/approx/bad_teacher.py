@@ -97,6 +97,8 @@ class BadTeacher(Unlearner):
     """KL-distil the forget set from a random teacher and a retain subset from the original model."""
 
     config_cls = BadTeacherConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"lr": [1e-4, 1e-3, 3e-3], "epochs": [1, 5]}
     # CPU scale: one Adam epoch at 1e-4 is 1–5 steps on digits (a no-op); Adam 1e-3 for 10 epochs was
     # Retrain-like class-wise (notes §6.1: Avg. Gap 0.71); here 3e-3 for 10 epochs gave Avg. Gap 0.5–1.8.
     search_grid: ClassVar[dict[str, list]] = {"lr": [1e-3, 3e-3], "epochs": [5, 10]}

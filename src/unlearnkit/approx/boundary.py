@@ -116,6 +116,8 @@ class BoundaryShrink(Unlearner):
     """Fine-tune each forget sample towards the class an FGSM step pushes it into."""
 
     config_cls = BoundaryShrinkConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"lr": [1e-5, 1e-3, 3e-3, 1e-2]}
     # CPU scale: SGD 1e-5 does nothing on digits; 3e-3–1e-2 for 10 epochs forgot 28–72 % of a class (notes
     # §6.1: 72 % at 1e-2); 3e-2 collapses the model.
     search_grid: ClassVar[dict[str, list]] = {"lr": [1e-3, 3e-3, 1e-2], "epochs": [10]}
@@ -185,6 +187,8 @@ class BoundaryExpand(Unlearner):
     """Add a shadow output neuron, train D_f into it, then prune it (original architecture returned)."""
 
     config_cls = BoundaryExpandConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"lr": [1e-5, 1e-4, 3e-4, 1e-3]}
     # CPU scale: SGD 3e-4–1e-3 for 10 epochs forgot a digits class Retrain-like (notes §6.1: 1e-3, Avg. Gap
     # 0.60; here 3e-4 gave Avg. Gap 0.9–2.0 on 300 and 1,200 digits); 3e-3 costs 10–40 points of RA.
     search_grid: ClassVar[dict[str, list]] = {"lr": [1e-4, 3e-4, 1e-3], "epochs": [10]}

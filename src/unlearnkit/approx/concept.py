@@ -228,6 +228,8 @@ class Concept(Unlearner):
     """P-CBM concepts, IG attribution of the forget class, concept-aware label poisoning folded into the head."""
 
     config_cls = ConceptConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"lr": [3e-3, 1e-2]}
     scenarios: ClassVar[tuple[str, ...]] = ("class", "subclass")
     # CPU scale (digits, 3 seeds): lr 1e-2 for 20 epochs forgets a class with RA within ~1 point; the grid
     # trades forgetting speed against the share of retain data mixed in.

@@ -138,6 +138,8 @@ class FisherForgetting(Unlearner):
     """Sample θ ~ N(θ_o, α·clamp(1/F_{D_r})) with the forget-class head row zeroed."""
 
     config_cls = FisherConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"alpha": [1e-7, 1e-6, 1e-5, 1e-4]}
     # α spans "no visible noise" to "noise dominates" for small MLPs (the code's 1e-6 is tuned for ResNet-18).
     search_grid: ClassVar[dict[str, list]] = {
         "alpha": [1e-7, 1e-6, 1e-5, 1e-4],

@@ -43,6 +43,8 @@ class FT(Unlearner):
     """Fine-tune the whole model on D_r with cross-entropy."""
 
     config_cls = FTConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"epochs": [5, 10], "lr": [0.01, 0.03, 0.1]}
     # CPU scale: ~5 steps per epoch on 1k retained digits; the CIFAR lr is too small to move anything.
     search_grid: ClassVar[dict[str, list]] = {"lr": [0.01, 0.03, 0.1], "epochs": [5, 10]}
 

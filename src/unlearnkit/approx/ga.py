@@ -53,6 +53,8 @@ class GA(Unlearner):
     """Ascend the cross-entropy of the forget set."""
 
     config_cls = GAConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"lr": [1e-4, 1e-3, 3e-3, 1e-2]}
     # CPU scale: D_f is one or a few batches, so 5 epochs are ~5 steps; lr 1e-2 already collapses digits.
     search_grid: ClassVar[dict[str, list]] = {"lr": [1e-3, 3e-3, 1e-2], "epochs": [5, 10]}
 

@@ -132,6 +132,8 @@ class IAU(Unlearner):
     """One Adam step on ∇L̄(D_r) − ∇L̄(D_f) from the original (optionally GR-tuned) model."""
 
     config_cls = IAUConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"lr": [1e-3, 3e-3, 5e-3, 1e-2]}
     # Digits scale: the official 1e-3 barely forgets (UA 4-23); 3e-3 to 7e-3 forgets a class (UA 93-100)
     # at a 2-25 point RA cost, depending on the model; 1e-2 costs 12-70 points (as notes §6.1 saw).
     search_grid: ClassVar[dict[str, list]] = {

@@ -12,11 +12,12 @@ arXiv 2004.14340). With n = |D|, n_f = |D_f|, n_r = |D_r| and per-sample losses 
 g_i are per-sample retain gradients of the first m retain samples (dataset order, as the official batch-1
 loader with ``shuffle=False``), N = 1000 and λ = 1 as in the code (its recursion starts from the identity).
 
-Deviation: the official recursion keeps a single vector ``o`` for H⁻¹g, initialised from the first
-gradient and only ever rescaled, so its result is v plus a rank-one correction along g_0, not H⁻¹v. The
-default ``solver="woodbury"`` computes the intended H⁻¹v exactly in sample space,
-H⁻¹v = (v − Gᵀ(NλI + GGᵀ)⁻¹Gv)/λ with G the (m, p) gradient matrix; ``solver="official"`` reproduces
-the released recursion for comparison.
+The released recursion keeps a single vector ``o`` for H⁻¹g, initialised from the first gradient and
+only ever rescaled, so its result is v plus a rank-one correction along g_0, not H⁻¹v. ``iu`` is the
+released method: its default ``solver="official"`` reproduces that recursion, so tables that say "IU"
+report what the paper ran. The corrected solver, ``solver="woodbury"``, computes the intended H⁻¹v
+exactly in sample space, H⁻¹v = (v − Gᵀ(NλI + GGᵀ)⁻¹Gv)/λ with G the (m, p) gradient matrix; it is
+registered as its own method, ``iu_woodfisher`` (``approx/iu_woodfisher.py``).
 
 Needs: forget and retain. Cost: one gradient pass over D_f and D_r plus m per-sample gradients (memory
 m × #parameters) and an m × m solve; one parameter update, no training. Failure modes: α too large
@@ -65,8 +66,8 @@ class IUConfig(MethodConfig):
     fisher_norm: float = field(default=1000.0, metadata={"help": "N in H = λI + (1/N)Σ g gᵀ (> 0; code: 1000)"})
     damping: float = field(default=1.0, metadata={"help": "λ: weight of the identity in H (> 0; code: 1)"})
     solver: str = field(
-        default="woodbury",
-        metadata={"help": "woodbury (exact H⁻¹v) | official (the released rank-one recursion)"},
+        default="official",
+        metadata={"help": "official (the released rank-one recursion) | woodbury (exact H⁻¹v: iu_woodfisher)"},
     )
     batch_size: int = field(default=256, metadata={"help": "minibatch size of the gradient passes (>= 1)"})
 
@@ -128,6 +129,8 @@ class IU(Unlearner):
     """One influence step θ ← θ + α·H⁻¹v with a damped WoodFisher Hessian of the retain loss."""
 
     config_cls = IUConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"alpha": [2.0, 5.0, 10.0, 20.0]}
     # Digits scale: α = 5-10 forgets a class (UA >= 97) with RA 77-100 on ResMLPs, depending on the class
     # and model; 20 collapses some classes, 50 all (notes §6.1 saw the same with α = 100 on a wider MLP).
     search_grid: ClassVar[dict[str, list]] = {

@@ -92,6 +92,8 @@ class L1Sparse(Unlearner):
     """Fine-tune on D_r with a linearly decaying γ‖θ‖₁ (Unlearn-Sparse ``FT_prune``)."""
 
     config_cls = L1SparseConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"gamma": [5e-3, 1e-2, 2e-2, 3e-2]}
     # Digits scale, width-64 ResMLP: γ <= 5e-3 behaves like FT (UA 10-35); 1e-2 (batch 128) or 2e-2-3e-2
     # (batch 256) forgets the class with RA within 1-2 points; 5e-2 costs 5-20 points. The γ that works
     # depends on the number of steps (batch size), as the penalty acts per step.

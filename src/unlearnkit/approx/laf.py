@@ -150,6 +150,8 @@ class Laf(Unlearner):
     """VAE-guided extractor unlearning alternated with contrastive alignment; labels unused unless repair."""
 
     config_cls = LafConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"lr_ue": [5e-5, 1e-3, 2e-3]}
     # CPU scale: a digits forget set is 1–4 batches of 32, so the zipped loop takes 20–80 steps in total and
     # VAE_u gets 10–40 fitting steps: nothing moves at the CNN lrs. Batches of 8, lr 1e-3–2e-3, τ = 5 and a
     # longer VAE fit forgot the class on 300 and 1,200 digits (RA −2 to −8 points; LAF+R recovers part).

@@ -44,7 +44,9 @@ class LFSSDConfig(SSDConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(self.order != "grouped", "lfssd is label-free: order='grouped' would sort by label")
+        require(
+            self.order not in ("grouped", "auto"), f"lfssd is label-free: order={self.order!r} would sort by label"
+        )
 
 
 @register_method(
@@ -57,6 +59,8 @@ class LFSSD(SSD):
     """SSD whose importance is the absolute gradient of the squared output norm (no labels)."""
 
     config_cls = LFSSDConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"selection_weighting": [10.0, 5.0, 2.0], "dampening_constant": [1.0, 0.5]}
     search_grid: ClassVar[dict[str, list]] = {
         "selection_weighting": [2.0, 5.0, 10.0],
         "dampening_constant": [0.5, 1.0],

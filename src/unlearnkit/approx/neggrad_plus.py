@@ -63,6 +63,8 @@ class NegGradPlus(Unlearner):
     """α·CE(D_r) − (1−α)·CE(D_f) per paired minibatch."""
 
     config_cls = NegGradPlusConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"lr": [0.01, 0.02, 0.05], "alpha": [0.95, 0.9]}
     # CPU scale: forgetting switches on sharply between lr 0.01 and 0.05 on digits; alpha sets how soon it collapses.
     search_grid: ClassVar[dict[str, list]] = {"lr": [0.01, 0.02, 0.05], "alpha": [0.9, 0.95]}
 

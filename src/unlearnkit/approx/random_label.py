@@ -67,6 +67,8 @@ class RandomLabel(Unlearner):
     """Relabel D_f at random and train on it, then on D_r, every epoch."""
 
     config_cls = RandomLabelConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"lr": [0.001, 0.003, 0.013], "epochs": [5, 10]}
     # CPU scale: an Adam-trained digits model is sharp; SGD(0.9) at lr >= 0.01 over 5 epochs already costs RA.
     search_grid: ClassVar[dict[str, list]] = {"lr": [0.001, 0.003, 0.01], "epochs": [5, 10]}
 

@@ -76,6 +76,8 @@ class Retrain(Unlearner):
     """Re-initialise every parameter and train on D_r with the original's schedule."""
 
     config_cls = RetrainConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {}  # exact: nothing to calibrate
     search_grid: ClassVar[dict[str, list]] = {}  # the reference itself: nothing to tune
 
     def schedule(self, split: ForgetSplit) -> dict[str, Any]:

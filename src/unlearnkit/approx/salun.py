@@ -145,6 +145,8 @@ class SalUn(Unlearner):
     """Random labelling restricted to the weights most salient for the forget loss; the rest stay bitwise."""
 
     config_cls = SalUnConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"mask_ratio": [0.3, 0.5, 0.7], "lr": [0.005, 0.013]}
     # Digits scale: 10 epochs at lr 0.005-0.013 forget a class fully (UA 100) with RA 91-98 on a ResMLP.
     search_grid: ClassVar[dict[str, list]] = {
         "mask_ratio": [0.3, 0.5, 0.7],
@@ -220,6 +222,8 @@ class SalUnSoft(Unlearner):
     """Random labelling with a proximal soft threshold on the displacement from the epoch's start."""
 
     config_cls = SalUnSoftConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"mask_ratio": [0.3, 0.5, 0.7], "lr": [0.005, 0.013]}
     search_grid: ClassVar[dict[str, list]] = {
         "mask_ratio": [0.3, 0.5, 0.7],
         "lr": [0.005, 0.013],

@@ -100,6 +100,8 @@ class Scrub(Unlearner):
     """Alternate KL-maximisation on D_f and KL+CE minimisation on D_r against the frozen original."""
 
     config_cls = ScrubConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"lr": [5e-4, 0.002, 0.005, 0.01]}
     # CPU scale (digits, 300–1200 samples): the official lr 5e-4 is a no-op (UA 0). The forget set is one or
     # a few batches of 32, so the grid also tries batches of 8 for more max-steps; clipping gradient entries
     # at 0.05 keeps those steps from diverging (without it lr 2e-3 with batch 8 turned the weights into NaN).

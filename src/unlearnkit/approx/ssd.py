@@ -17,7 +17,10 @@ Importance. The official ``calc_importance`` does not build a per-sample Fisher:
 backpropagates the *mean* cross-entropy and adds the squared batch gradient, then divides by the number of
 batches (``importance="batch_mean_sq"``, the default here). Its loaders are unshuffled: ``full_train_dl``
 is the retain set (grouped by class) followed by the forget set, so forget batches are pure and their
-gradients add up coherently (``order="grouped"``). The ratio ``I_f / I_D`` therefore depends on batch size,
+gradients add up coherently (``order="grouped"``) — in the full-class and sub-class scripts, whose data
+sets are built class by class; the random-forgetting script (``forget_random_main.py``) splits with
+``random_split`` and never groups (``order="sequential"``). The default ``order="auto"`` follows the script
+of the split's scenario. The ratio ``I_f / I_D`` therefore depends on batch size,
 order and forget fraction, and α = 10 was tuned for that estimator (with C balanced classes a full-class
 forget gives ratios near C: on digits the largest was 8-30 by class, so α = 10 was a no-op for two of three
 classes while α = 5 forgot all three with RA within 1-8 points). The per-sample empirical Fisher
@@ -60,7 +63,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IMPORTANCES = ("batch_mean_sq", "per_sample")
-ORDERS = ("grouped", "sequential", "shuffled")
+ORDERS = ("auto", "grouped", "sequential", "shuffled")
+#: scenarios whose official script builds grouped loaders (``forget_full_class_main.py``, ``forget_subclass_main.py``
+#: iterate the classes); ``forget_random_main.py`` uses ``random_split`` and no grouping.
+GROUPED_SCENARIOS = ("class", "subclass")
 
 
 @dataclass(frozen=True)
@@ -81,10 +87,11 @@ class SSDConfig(MethodConfig):
         metadata={"help": "batch_mean_sq (official: mean over batches of squared batch gradient) | per_sample"},
     )
     order: str = field(
-        default="grouped",
+        default="auto",
         metadata={
-            "help": "batches: grouped (official: unshuffled, by label, retain then forget) | sequential "
-            "(unshuffled, retain then forget, no label read) | shuffled"
+            "help": "batches: auto (as the official script of the scenario: grouped for class/subclass, else "
+            "sequential) | grouped (unshuffled, by label, retain then forget) | sequential (unshuffled, retain "
+            "then forget, no label read) | shuffled"
         },
     )
     warn_fraction: float = field(
@@ -164,6 +171,8 @@ class SSD(Unlearner):
     """Selective Synaptic Dampening: shrink the parameters far more important to D_f than to D."""
 
     config_cls = SSDConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"selection_weighting": [10.0, 5.0, 2.0], "dampening_constant": [1.0, 0.5]}
     # α rescaled for small models on digits (notes §6.1: α = 10 is a no-op there, 5 works, 3 costs RA).
     search_grid: ClassVar[dict[str, list]] = {
         "selection_weighting": [2.0, 5.0, 10.0],
@@ -189,12 +198,18 @@ class SSD(Unlearner):
             power=self.power,
         )
 
+    def resolved_order(self, split: ForgetSplit) -> str:
+        """The batch order used on ``split``: ``auto`` becomes grouped for class/subclass, else sequential."""
+        if self.config.order != "auto":
+            return self.config.order
+        return "grouped" if split.scenario in GROUPED_SCENARIOS else "sequential"
+
     def importances(
         self, model: nn.Module, split: ForgetSplit, ctx: RunContext
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """``(I_D, I_f)``: importances over D = D_r ∪ D_f (not D_r, as the official ``full_train_dl``; it can
         be precomputed before any deletion) and over D_f, in the configured batch order."""
-        grouped = self.config.order == "grouped"
+        grouped = self.resolved_order(split) == "grouped"
         full = _in_row_order([p for p in (split.retain, split.forget) if len(p)], grouped)
         imp_full = self.importance(model, full, ctx, "full")
         imp_forget = self.importance(model, _in_row_order([split.forget], grouped), ctx, "forget")
@@ -223,7 +238,7 @@ class SSD(Unlearner):
             warnings.append(msg)
         metadata = {
             "importance": cfg.importance,
-            "order": cfg.order,
+            "order": self.resolved_order(split),
             "forget_size": len(split.forget),
             "full_size": len(split.forget) + len(split.retain),
             "retain_training_passes": 0,

@@ -145,6 +145,8 @@ class Unsir(Unlearner):
     """Error-maximising noise for the forget label(s), one impair epoch, one repair epoch."""
 
     config_cls = UnsirConfig
+    #: strength knobs for calibration (unlearnkit.eval.calibration): values from weak to strong.
+    strength: ClassVar[dict[str, list]] = {"impair_lr": [1e-4, 1e-3, 3e-3], "repair_epochs": [1, 5]}
     scenarios: ClassVar[tuple[str, ...]] = ("class", "subclass")
     # CPU scale: 80 noise copies (2,560 vectors) swamp a few hundred retain digits (the official CIFAR-10 run
     # has 4,500 retain samples), so the grid keeps the official noise : retain ratio instead; one repair epoch

@@ -104,3 +104,33 @@ def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         )
 
     return 0.5 * kl(p, m) + 0.5 * kl(q, m)
+
+
+def auc_of_losses(member_losses: np.ndarray, nonmember_losses: np.ndarray) -> float:
+    """ROC AUC of the score ``-loss`` for members (label 1) vs non-members (label 0); 0.5: indistinguishable."""
+    from sklearn.metrics import roc_auc_score
+
+    if len(member_losses) == 0 or len(nonmember_losses) == 0:
+        raise DataError("the loss attack needs members and non-members")
+    scores = -np.concatenate([member_losses, nonmember_losses])
+    labels = np.concatenate([np.ones(len(member_losses)), np.zeros(len(nonmember_losses))])
+    return float(roc_auc_score(labels, scores))
+
+
+def svc_loss_member_rate(
+    member_losses: np.ndarray, nonmember_losses: np.ndarray, target_losses: np.ndarray, n: int = 2000
+) -> float:
+    """Deep Regression Unlearning's MIA (``metrics.py``): an RBF ``SVC(C=3, gamma="auto")`` fit on per-sample
+    losses of ``n`` members (label 1) against ``n`` non-members (label 0); returns the fraction of the target
+    rows it calls members. Members/non-members are the first ``n`` of each array (callers pass them in a
+    seeded random order)."""
+    from sklearn.svm import SVC
+
+    k = min(n, len(member_losses), len(nonmember_losses))
+    if k == 0 or len(target_losses) == 0:
+        raise DataError("the regression MIA needs members, non-members and target rows")
+    x = np.concatenate([member_losses[:k], nonmember_losses[:k]]).reshape(-1, 1)
+    y = np.concatenate([np.ones(k), np.zeros(k)])
+    clf = SVC(C=3, gamma="auto", kernel="rbf")
+    clf.fit(x, y)
+    return float(clf.predict(np.asarray(target_losses).reshape(-1, 1)).mean())
