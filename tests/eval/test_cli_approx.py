@@ -119,3 +119,35 @@ def test_methods_lists_registry() -> None:
     by_name = {r["name"]: r for r in rows}
     assert {"retrain", "ft", "ga", "neggrad_plus", "random_label"} <= set(by_name)
     assert by_name["ft"]["defaults"]["lr"] == 0.01 and "arXiv" in by_name["ft"]["paper"]
+
+
+def test_unlearn_calibrate_reports_the_chosen_strength(model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ssd-cal"
+    text = _ok(["unlearn", model_dir, "--method", "ssd", "--forget-class", "3", "--out", out, "--calibrate", "--json"])
+    receipt = json.loads(text[text.index("{") :])
+    cal = receipt["calibration"]
+    assert set(cal["chosen"]) == {"selection_weighting", "dampening_constant"}
+    assert isinstance(cal["reached"], bool) and "chance" in cal["target"] and cal["validation_rows"] >= 10
+    assert ("reaches the target" in cal["message"]) == cal["reached"]
+    saved = json.loads((out / "model.json").read_text())
+    assert saved["config"]["selection_weighting"] == cal["chosen"]["selection_weighting"]
+    assert saved["unlearn"]["metadata"]["calibration"]["chosen"] == cal["chosen"]
+
+
+def test_calibrate_refuses_a_method_without_a_strength_knob(model_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "unlearn",
+            str(model_dir),
+            "-m",
+            "retrain",
+            "--forget-class",
+            "3",
+            "--out",
+            str(tmp_path / "r"),
+            "--calibrate",
+        ],
+    )
+    assert result.exit_code != 0 and "no strength knob" in result.output
+    assert not (tmp_path / "r").exists()

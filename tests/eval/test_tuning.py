@@ -7,15 +7,14 @@ from typing import Any
 
 import pytest
 
-from unlearnkit.bench.approx import tiny_task
 from unlearnkit.context import RunContext
 from unlearnkit.errors import ConfigError
 from unlearnkit.eval.tuning import grid_combos, tune
 
 
 @pytest.fixture(scope="module")
-def task() -> Any:
-    return tiny_task("class")
+def task(small_class_task: Any) -> Any:
+    return small_class_task
 
 
 def test_grid_combos() -> None:

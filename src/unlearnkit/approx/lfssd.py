@@ -44,9 +44,7 @@ class LFSSDConfig(SSDConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(
-            self.order not in ("grouped", "auto"), f"lfssd is label-free: order={self.order!r} would sort by label"
-        )
+        require(self.order not in ("grouped", "auto"), f"lfssd is label-free: order={self.order!r} would sort by label")
 
 
 @register_method(

@@ -22,9 +22,9 @@ entries get no update) and then baked into the weights: the returned model has n
 Needs: forget and retain (as the inner method). Cost: the inner method's plus ``retrain_epochs`` over D
 (preparation). ``UnlearnResult.seconds`` (the RTE) counts the unlearning step only; the preparation's time is
 ``metadata["prepare_seconds"]`` and the sum ``metadata["total_seconds"]``. Failure modes: high sparsity
-without enough retraining costs test accuracy (Retrain's TA
-also drops a few points at 95% in the paper); an inner method that replaces parameter tensors wholesale
-(instead of updating them) would bypass the mask, so the mask is re-applied when baking.
+without enough retraining costs test accuracy (Retrain's TA also drops a few points at 95% in the paper); an
+inner method that replaces parameter tensors wholesale (instead of updating them) would bypass the mask, so the
+mask is re-applied when baking.
 """
 
 from __future__ import annotations

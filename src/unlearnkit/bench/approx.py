@@ -18,10 +18,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,11 @@ from typing import Any
 from torch import nn
 
 from unlearnkit.approx._common import config_from_dict, config_to_dict
+from unlearnkit.bench.approx_claims import MIN_REPEATS, evaluate_claims, timed_methods
 from unlearnkit.context import RunContext
 from unlearnkit.data import DataBundle, load_digits, load_mnist1d
 from unlearnkit.data.scenarios import (
+    SUPERCLASSES,
     ScenarioCheck,
     check_scenario,
     class_forget,
@@ -41,7 +42,7 @@ from unlearnkit.data.scenarios import (
 )
 from unlearnkit.errors import ConfigError
 from unlearnkit.eval import evaluate_all
-from unlearnkit.eval.report import ResultRecord, aggregate, render_table, write_records
+from unlearnkit.eval.report import ResultRecord, write_records
 from unlearnkit.eval.tuning import tune
 from unlearnkit.models import ModelSpec
 from unlearnkit.models.standard import fit_standard
@@ -69,12 +70,48 @@ class DatasetSetup:
     superclasses: str = "digits"
 
 
+FILE_SUFFIXES = (".csv", ".parquet", ".pq")
+FILE_TEST_FRACTION = 0.25
+
 DATASETS: dict[str, DatasetSetup] = {
     "digits": DatasetSetup("digits", lambda seed: load_digits(seed)),
     "mnist1d": DatasetSetup(
         "mnist1d", lambda seed: load_mnist1d(seed), memorise_train_size=1200, memorise_noise=0.1, epochs=60
     ),
 }
+
+
+def resolve_setup(name: str) -> DatasetSetup:
+    """A built-in benchmark dataset, or a user's CSV/Parquet file (label column required).
+
+    A file is split per seed into a stratified test quarter and the deletable rest; it has no superclass map,
+    so the sub-class scenario is skipped for it.
+    """
+    if name in DATASETS:
+        return DATASETS[name]
+    path = Path(name)
+    if path.suffix.lower() not in FILE_SUFFIXES:
+        raise ConfigError(
+            f"unknown benchmark dataset {name!r}; choose from {', '.join(DATASETS)} or give a CSV/Parquet file"
+        )
+    if not path.is_file():
+        raise ConfigError(f"{name}: no such data file")
+    from unlearnkit.data import load_table
+    from unlearnkit.data.scenarios import stratified_split
+
+    data = load_table(path)
+    if data.is_regression:
+        raise ConfigError(
+            f"{name}: the label column is not a class label (regression data: unlearnkit bench regression)"
+        )
+    if data.num_classes < 2 or len(data) < 40:
+        raise ConfigError(f"{name}: needs at least 2 classes and 40 rows, got {data.num_classes} and {len(data)}")
+
+    def loader(seed: int) -> DataBundle:
+        test, train = stratified_split(data, FILE_TEST_FRACTION, seed)
+        return DataBundle(train, test, None, path.stem)
+
+    return DatasetSetup(path.stem, loader, superclasses="")
 
 
 @dataclass
@@ -102,8 +139,13 @@ def make_split(bundle: DataBundle, setup: DatasetSetup, scenario: str, seed: int
             bundle, train_size=setup.memorise_train_size, noise=setup.memorise_noise, fraction=0.1, seed=seed
         )
     if scenario == "class":
-        return class_forget(bundle.train, FORGET_CLASSES[index % len(FORGET_CLASSES)], test=bundle.test, seed=seed)
+        cls = FORGET_CLASSES[index % len(FORGET_CLASSES)]
+        if cls >= bundle.num_classes:  # a user's dataset with fewer classes
+            cls = index % bundle.num_classes
+        return class_forget(bundle.train, cls, test=bundle.test, seed=seed)
     if scenario == "subclass":
+        if setup.superclasses not in SUPERCLASSES:
+            raise ConfigError(f"sub-class forgetting needs a superclass map; {bundle.name} has none")
         fine = FORGET_SUBCLASSES[index % len(FORGET_SUBCLASSES)]
         return subclass_forget(bundle.train, fine, setup.superclasses, test=bundle.test, seed=seed)
     raise ConfigError(f"unknown benchmark scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
@@ -196,220 +238,19 @@ def tiny_task(
     return prepare_task(bundle, scenario, seed=seed, spec=spec, epochs=epochs, lr=lr, split=split)
 
 
-# -- claims: the papers' directions of result, checked on this run's numbers ----------------------------
-@dataclass(frozen=True)
-class Claim:
-    """A paper's qualitative result for ``method`` in ``scenario``; ``test`` decides it from the aggregate."""
-
-    method: str
-    scenarios: tuple[str, ...]
-    text: str
-    needs: tuple[str, ...]
-    test: Callable[..., bool]
-    uses_std: bool = False
-
-
-def _claims() -> list[Claim]:
-    # m(method, metric) -> mean over seeds; s(method, metric) -> std over seeds
-    return [
-        Claim(
-            "ft",
-            ("class",),
-            "FT fails to forget classes (UA ≥ 50 below Retrain)",
-            ("ft",),
-            lambda m, s, a: m("ft", "ua") <= m("retrain", "ua") - 50,
-        ),
-        Claim(
-            "ft",
-            ("random",),
-            "FT under-forgets (UA below Retrain's)",
-            ("ft",),
-            lambda m, s, a: m("ft", "ua") < m("retrain", "ua"),
-        ),
-        Claim(
-            "l1_sparse",
-            ("class", "random"),
-            "ℓ1-sparse closes FT's gap (lower Avg. Gap, higher UA)",
-            ("l1_sparse", "ft"),
-            lambda m, s, a: m("l1_sparse", "avg_gap") < m("ft", "avg_gap") and m("l1_sparse", "ua") >= m("ft", "ua"),
-        ),
-        Claim(
-            "ga",
-            ("class",),
-            "GA forgets but is unstable (Avg. Gap std above FT's)",
-            ("ga", "ft"),
-            lambda m, s, a: m("ga", "ua") > m("ft", "ua") and s("ga", "avg_gap") > s("ft", "avg_gap"),
-            True,
-        ),
-        Claim(
-            "neggrad_plus",
-            ("class", "random"),
-            "NegGrad+'s retain term beats plain GA (lower Avg. Gap)",
-            ("neggrad_plus", "ga"),
-            lambda m, s, a: m("neggrad_plus", "avg_gap") <= m("ga", "avg_gap"),
-        ),
-        Claim(
-            "random_label",
-            ("class",),
-            "RL is Retrain-like class-wise (Avg. Gap ≤ 2)",
-            ("random_label",),
-            lambda m, s, a: m("random_label", "avg_gap") <= 2,
-        ),
-        Claim(
-            "random_label",
-            ("random",),
-            "RL's MIA-Efficacy overshoots Retrain's",
-            ("random_label",),
-            lambda m, s, a: m("random_label", "mia_efficacy") > m("retrain", "mia_efficacy"),
-        ),
-        Claim(
-            "salun",
-            ("class", "random"),
-            "SalUn's Avg. Gap ≤ RL's, with lower seed std",
-            ("salun", "random_label"),
-            lambda m, s, a: (
-                m("salun", "avg_gap") <= m("random_label", "avg_gap")
-                and s("salun", "avg_gap") <= s("random_label", "avg_gap")
-            ),
-            True,
-        ),
-        Claim(
-            "ssd",
-            ("class", "subclass"),
-            "SSD near Retrain (Avg. Gap ≤ 5) and ≥ 5× faster, no retain pass",
-            ("ssd",),
-            lambda m, s, a: m("ssd", "avg_gap") <= 5 and 5 * m("ssd", "rte") <= m("retrain", "rte"),
-        ),
-        Claim(
-            "lfssd",
-            ("class",),
-            "LFSSD ≈ SSD without labels (Avg. Gaps within 5)",
-            ("lfssd", "ssd"),
-            lambda m, s, a: abs(m("lfssd", "avg_gap") - m("ssd", "avg_gap")) <= 5,
-        ),
-        Claim("iu", ("class",), "IU forgets classes (UA ≥ 90)", ("iu",), lambda m, s, a: m("iu", "ua") >= 90),
-        Claim(
-            "fisher",
-            ("class",),
-            "Fisher forgetting is the slowest approximate method",
-            ("fisher",),
-            lambda m, s, a: m("fisher", "rte") >= max(m(x, "rte") for x in a if not math.isnan(m(x, "rte"))),
-        ),
-        Claim(
-            "iau",
-            ("class", "random"),
-            "IAU is ≥ 20× faster than Retrain",
-            ("iau",),
-            lambda m, s, a: 20 * m("iau", "rte") <= m("retrain", "rte"),
-        ),
-        Claim(
-            "bad_teacher",
-            ("class",),
-            "Bad Teacher is Retrain-like at small cost (Avg. Gap ≤ 2, faster)",
-            ("bad_teacher",),
-            lambda m, s, a: m("bad_teacher", "avg_gap") <= 2 and m("bad_teacher", "rte") < m("retrain", "rte"),
-        ),
-        Claim(
-            "amnesiac",
-            ("class",),
-            "Amnesiac is Retrain-like class-wise (Avg. Gap ≤ 2)",
-            ("amnesiac",),
-            lambda m, s, a: m("amnesiac", "avg_gap") <= 2,
-        ),
-        Claim(
-            "unsir",
-            ("class",),
-            "UNSIR forgets the class (UA ≥ 90) after impair/repair",
-            ("unsir",),
-            lambda m, s, a: m("unsir", "ua") >= 90,
-        ),
-        Claim(
-            "scrub",
-            ("class", "random"),
-            "SCRUB is closer to Retrain than FT (lower Avg. Gap)",
-            ("scrub", "ft"),
-            lambda m, s, a: m("scrub", "avg_gap") < m("ft", "avg_gap"),
-        ),
-        Claim(
-            "boundary_expand",
-            ("class",),
-            "Boundary Expanding forgets the class (UA ≥ 90)",
-            ("boundary_expand",),
-            lambda m, s, a: m("boundary_expand", "ua") >= 90,
-        ),
-        Claim(
-            "boundary_shrink",
-            ("class",),
-            "Boundary Shrink forgets only partly (UA below Retrain's)",
-            ("boundary_shrink",),
-            lambda m, s, a: m("boundary_shrink", "ua") < m("retrain", "ua"),
-        ),
-        Claim(
-            "laf",
-            ("class",),
-            "LAF forgets without labels (UA ≥ 80, RA within 10 of Retrain)",
-            ("laf",),
-            lambda m, s, a: m("laf", "ua") >= 80 and m("laf", "ra") >= m("retrain", "ra") - 10,
-        ),
-        Claim(
-            "concept",
-            ("class",),
-            "Concept-aware poisoning drives UA to ~100 (≥ 95)",
-            ("concept",),
-            lambda m, s, a: m("concept", "ua") >= 95,
-        ),
-    ]
-
-
-def evaluate_claims(records: Sequence[ResultRecord], valid: dict[tuple[str, str], bool]) -> list[dict[str, Any]]:
-    """Decide every claim whose methods ran, per (dataset, scenario); ``reproduced`` is None when undecidable."""
-    agg = aggregate(records, METRICS)
-    blocks = sorted({(r.dataset, r.scenario) for r in records})
-    out = []
-    for dataset, scenario in blocks:
-        present = {meth for (d, sc, meth) in agg if (d, sc) == (dataset, scenario)}
-        approx = sorted(present - {"original", "retrain"})
-        for claim in _claims():
-            if scenario not in claim.scenarios or not set(claim.needs) <= present:
-                continue
-
-            def m(method: str, metric: str, _d: str = dataset, _s: str = scenario) -> float:
-                return agg.get((_d, _s, method), {}).get(metric, (math.nan, math.nan))[0]
-
-            def s(method: str, metric: str, _d: str = dataset, _s: str = scenario) -> float:
-                return agg.get((_d, _s, method), {}).get(metric, (math.nan, math.nan))[1]
-
-            n = agg[(dataset, scenario, claim.method)]["n"]
-            try:
-                verdict: bool | None = bool(claim.test(m, s, approx))
-            except (KeyError, ValueError, TypeError):
-                verdict = None
-            if claim.uses_std and n < 2:
-                verdict = None
-            if not valid.get((dataset, scenario), True):
-                verdict = None
-            out.append(
-                {
-                    "dataset": dataset,
-                    "scenario": scenario,
-                    "method": claim.method,
-                    "claim": claim.text,
-                    "reproduced": verdict,
-                    "seeds": n,
-                }
-            )
-    return out
-
-
 # -- the run ---------------------------------------------------------------------------------------
 @dataclass
 class BenchConfig:
+    """What :func:`run_benchmark` runs. ``datasets`` are built-in names or CSV/Parquet paths."""
+
     datasets: tuple[str, ...] = ("digits", "mnist1d")
     scenarios: tuple[str, ...] = SCENARIOS
     seeds: tuple[int, ...] = (0, 1, 2)
     methods: tuple[str, ...] | None = None
     tune: bool = True
+    calibrate: bool = True
     sweeps: bool = True
+    time_repeats: int = MIN_REPEATS
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -443,356 +284,210 @@ def _record(task: Task, method: str, config: dict, metrics: dict, seconds: float
     )
 
 
+@dataclass
+class _Run:
+    """Everything one benchmark run accumulates."""
+
+    records: list[ResultRecord] = field(default_factory=list)
+    variants: list[ResultRecord] = field(default_factory=list)
+    tuning: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
+    chosen: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    valid: dict[tuple[str, str], bool] = field(default_factory=dict)
+    first_tasks: dict[tuple[str, str], Task] = field(default_factory=dict)
+    timings: dict[tuple[str, str], dict[str, list[float]]] = field(default_factory=dict)
+
+
+def _choose(name: str, task: Task, cfg: BenchConfig, run: _Run) -> dict[str, Any]:
+    """Paper-default, tuned-against-Retrain and calibrated configs of ``name``, chosen on the block's first seed."""
+    from unlearnkit.eval.calibration import calibrate, strength_knobs
+
+    cls = get_method(name).cls
+    base = dict(cfg.overrides.get(name, {}))
+    block = f"{task.dataset}/{task.scenario}/{name}"
+    defaults = config_to_dict(config_from_dict(cls.config_cls, base))
+    tuned = defaults
+    if cfg.tune and getattr(cls, "search_grid", None):
+        best, table = tune(
+            name, task.original, task.split, task.retrain, ctx=RunContext(seed=task.seed), overrides=base
+        )
+        tuned = config_to_dict(best)
+        run.tuning[block] = table
+    calibrated = None
+    if cfg.calibrate and strength_knobs(name):
+        cal = calibrate(name, task.original, task.split, ctx=RunContext(seed=task.seed), base=base)
+        calibrated = config_to_dict(config_from_dict(cls.config_cls, {**base, **cal.chosen}))
+        run.calibration[block] = cal.to_dict()
+    return {"tuned": tuned, "defaults": defaults, "calibrated": calibrated}
+
+
+def _run_method(name: str, task: Task, cfg: BenchConfig, run: _Run) -> None:
+    """The tuned run (main table) plus the defaults and calibrated variants of one method on one task."""
+    from unlearnkit.eval.calibration import target_reached
+
+    cls = get_method(name).cls
+    key = (task.dataset, task.scenario, name)
+    if key not in run.chosen:
+        run.chosen[key] = _choose(name, task, cfg, run)
+    ev = {"reference": task.retrain, "original": task.original}
+    done: dict[str, tuple[dict[str, float], float, int, Any]] = {}
+    for variant in ("tuned", "defaults", "calibrated"):
+        config = run.chosen[key][variant]
+        if config is None:
+            continue
+        k = json.dumps(config, sort_keys=True, default=str)
+        if k not in done:
+            result = cls(config_from_dict(cls.config_cls, config)).unlearn(
+                task.original, task.split, ctx=RunContext(seed=task.seed)
+            )
+            metrics = evaluate_all(result.model, task.split, **ev, seconds=result.seconds)
+            reached = target_reached(result.model, task.split)[0] if cfg.calibrate else None
+            done[k] = (metrics, result.seconds, result.steps, reached)
+        metrics, seconds, steps, reached = done[k]
+        if variant == "tuned":
+            run.records.append(_record(task, name, config, metrics, seconds, steps, target_reached=reached))
+        else:
+            run.variants.append(
+                _record(task, name, config, metrics, seconds, steps, variant=variant, target_reached=reached)
+            )
+
+
+def _time_block(task: Task, run: _Run, cfg: BenchConfig, echo: Callable[[str], None]) -> None:
+    """Median-ready timings: ``time_repeats`` interleaved runs of every method a time claim of the block reads."""
+    present = sorted({r.method for r in run.records if (r.dataset, r.scenario) == (task.dataset, task.scenario)})
+    names = [n for n in timed_methods(task.scenario, present) if n != "original"]
+    if not names or cfg.time_repeats < 1:
+        return
+    block = run.timings.setdefault((task.dataset, task.scenario), {})
+    for _ in range(cfg.time_repeats):
+        for name in names:
+            cls = get_method(name).cls
+            config = {} if name == "retrain" else run.chosen[(task.dataset, task.scenario, name)]["tuned"]
+            result = cls(config_from_dict(cls.config_cls, config)).unlearn(
+                task.original, task.split, ctx=RunContext(seed=task.seed)
+            )
+            block.setdefault(name, []).append(result.seconds)
+    echo(f"    timed {len(names)} methods × {cfg.time_repeats} repeats on {task.dataset}/{task.scenario}")
+
+
+def _failure(task: Task, name: str, exc: BaseException) -> dict[str, Any]:
+    return {
+        "dataset": task.dataset,
+        "scenario": task.scenario,
+        "seed": task.seed,
+        "method": name,
+        "error": f"{type(exc).__name__}: {exc}",
+        "traceback": traceback.format_exc(limit=4),
+    }
+
+
 def run_benchmark(
     out_dir: str | Path,
     cfg: BenchConfig | None = None,
     *,
     echo: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark and write ``results.json``, ``results.md`` and PNGs into ``out_dir``."""
+    """Run the benchmark and write ``results.json``, ``results.md`` and figures (PNG + PDF) into ``out_dir``."""
     cfg = cfg or BenchConfig()
     echo = echo or (lambda msg: log.info("%s", msg))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     methods = _methods(cfg)
+    setups = [resolve_setup(d) for d in cfg.datasets]
     started = time.perf_counter()
-    records: list[ResultRecord] = []
-    tuning: dict[str, Any] = {}
-    chosen: dict[tuple[str, str, str], dict[str, Any]] = {}
-    checks: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
-    skipped: list[dict[str, Any]] = []
-    valid: dict[tuple[str, str], bool] = {}
-    first_tasks: dict[tuple[str, str], Task] = {}
-    for dataset in cfg.datasets:
-        if dataset not in DATASETS:
-            raise ConfigError(f"unknown benchmark dataset {dataset!r}; choose from {', '.join(DATASETS)}")
-        setup = DATASETS[dataset]
+    run = _Run()
+    for setup in setups:
+        dataset = setup.name
         for seed in cfg.seeds:
             bundle = setup.loader(seed)
             for scenario in cfg.scenarios:
-                task = prepare_task(bundle, scenario, seed=seed, setup=setup)
-                first_tasks.setdefault((dataset, scenario), task)
-                checks.append(
+                try:
+                    task = prepare_task(bundle, scenario, seed=seed, setup=setup)
+                except ConfigError as exc:  # e.g. no superclass map for a user's file
+                    run.skipped.append(
+                        {"dataset": dataset, "scenario": scenario, "seed": seed, "method": "*", "reason": str(exc)}
+                    )
+                    continue
+                run.first_tasks.setdefault((dataset, scenario), task)
+                run.checks.append(
                     {"dataset": dataset, "scenario": scenario, "seed": seed, **dataclasses.asdict(task.check)}
                 )
-                valid[(dataset, scenario)] = valid.get((dataset, scenario), True) and task.check.ok
+                run.valid[(dataset, scenario)] = run.valid.get((dataset, scenario), True) and task.check.ok
                 echo(
                     f"[{time.perf_counter() - started:6.0f}s] {dataset}/{scenario} seed {seed} ({task.label}): "
                     f"precondition {'ok' if task.check.ok else 'FAILED: ' + task.check.reason}"
                 )
                 ev = {"reference": task.retrain, "original": task.original}
-                records.append(
+                meta = {"train": task.hyper}
+                # no RTE for the Original: training is not unlearning
+                run.records.append(
                     _record(
                         task,
                         "original",
-                        {"train": task.hyper},
-                        evaluate_all(task.original, task.split, **ev),  # no RTE: training is not unlearning
+                        meta,
+                        evaluate_all(task.original, task.split, **ev),
                         task.original_seconds,
                         None,
                     )
                 )
-                records.append(
-                    _record(
-                        task,
-                        "retrain",
-                        {"train": task.hyper},
-                        evaluate_all(task.retrain, task.split, **ev, seconds=task.retrain_seconds),
-                        task.retrain_seconds,
-                        None,
-                    )
-                )
+                metrics = evaluate_all(task.retrain, task.split, **ev, seconds=task.retrain_seconds)
+                run.records.append(_record(task, "retrain", meta, metrics, task.retrain_seconds, None))
                 for name in methods:
-                    cls = get_method(name).cls
-                    base = dict(cfg.overrides.get(name, {}))
-                    key = (dataset, scenario, name)
                     try:
-                        if key not in chosen:
-                            if cfg.tune and getattr(cls, "search_grid", None):
-                                best, table = tune(
-                                    name,
-                                    task.original,
-                                    task.split,
-                                    task.retrain,
-                                    ctx=RunContext(seed=seed),
-                                    overrides=base,
-                                )
-                                chosen[key] = config_to_dict(best)
-                                tuning[f"{dataset}/{scenario}/{name}"] = table
-                            else:
-                                chosen[key] = config_to_dict(config_from_dict(cls.config_cls, base))
-                        method = cls(config_from_dict(cls.config_cls, chosen[key]))
-                        result = method.unlearn(task.original, task.split, ctx=RunContext(seed=seed))
-                        metrics = evaluate_all(result.model, task.split, **ev, seconds=result.seconds)
-                        records.append(_record(task, name, chosen[key], metrics, result.seconds, result.steps))
+                        _run_method(name, task, cfg, run)
                     except ConfigError as exc:  # the method declines this scenario (e.g. class-only methods)
-                        skipped.append(
+                        run.skipped.append(
                             {"dataset": dataset, "scenario": scenario, "seed": seed, "method": name, "reason": str(exc)}
                         )
                     except Exception as exc:  # a broken method must not sink the benchmark: report it
-                        failures.append(
-                            {
-                                "dataset": dataset,
-                                "scenario": scenario,
-                                "seed": seed,
-                                "method": name,
-                                "error": f"{type(exc).__name__}: {exc}",
-                                "traceback": traceback.format_exc(limit=4),
-                            }
-                        )
+                        run.failures.append(_failure(task, name, exc))
                         echo(f"    {name} FAILED: {type(exc).__name__}: {exc}")
-    claims = evaluate_claims(records, valid)
+    for task in run.first_tasks.values():
+        try:
+            _time_block(task, run, cfg, echo)
+        except Exception as exc:  # report, never sink the run
+            run.failures.append(_failure(task, "timing", exc))
+    claims = evaluate_claims(run.records, run.valid, run.timings)
+    from unlearnkit.bench.approx_report import (
+        pareto_figures,
+        render_markdown,
+        sparsity_sweep,
+        ssd_heatmap,
+        strength_figures,
+    )
+
     figures: list[str] = []
-    figures += _pareto_figures(records, out)
-    if cfg.sweeps and "digits" in cfg.datasets:
-        task = first_tasks.get(("digits", "class"))
+    figures += pareto_figures(run.records, out)
+    figures += strength_figures(run.records, run.variants, out)
+    if cfg.sweeps:
+        task = run.first_tasks.get(("digits", "class"))
         if task is not None:
-            figures += _sparsity_sweep(task, out, failures)
-            figures += _ssd_heatmap(task, out, failures)
+            figures += sparsity_sweep(task, out, run.failures)
+            figures += ssd_heatmap(task, out, run.failures)
     elapsed = time.perf_counter() - started
     summary = {
         "config": {**dataclasses.asdict(cfg), "methods": methods},
         "elapsed_seconds": elapsed,
-        "records": [r.to_dict() for r in records],
-        "tuning": tuning,
+        "records": [r.to_dict() for r in run.records],
+        "variant_records": [r.to_dict() for r in run.variants],
+        "tuning": run.tuning,
+        "calibration": run.calibration,
+        "timings": {f"{d}/{s}": v for (d, s), v in run.timings.items()},
         "claims": claims,
-        "scenario_checks": checks,
-        "failures": failures,
-        "skipped": skipped,
+        "scenario_checks": run.checks,
+        "failures": run.failures,
+        "skipped": run.skipped,
         "figures": figures,
     }
     (out / "results.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
-    write_records(records, out / "records.json")
-    markdown = render_markdown(records, claims, checks, failures, figures, elapsed, cfg, skipped)
+    write_records(run.records, out / "records.json")
+    markdown = render_markdown(run, claims, figures, elapsed, cfg)
     (out / "results.md").write_text(markdown)
     summary["markdown"] = markdown
     return summary
-
-
-def render_markdown(
-    records: Sequence[ResultRecord],
-    claims: Sequence[dict[str, Any]],
-    checks: Sequence[dict[str, Any]],
-    failures: Sequence[dict[str, Any]],
-    figures: Sequence[str],
-    elapsed: float,
-    cfg: BenchConfig,
-    skipped: Sequence[dict[str, Any]] = (),
-) -> str:
-    notes: dict[tuple[str, str, str], str] = {}
-    for c in claims:
-        mark = {True: "yes", False: "no", None: "n/a"}[c["reproduced"]]
-        k = (c["dataset"], c["scenario"], c["method"])
-        notes[k] = (notes[k] + "; " if k in notes else "") + f"{c['claim']} → {mark}"
-    order = [
-        "original",
-        "retrain",
-        "ft",
-        "ga",
-        "neggrad_plus",
-        "random_label",
-        "iu",
-        "fisher",
-        "l1_sparse",
-        "prune_first",
-        "salun",
-        "salun_soft",
-        "ssd",
-        "lfssd",
-        "iau",
-        "scrub",
-        "bad_teacher",
-        "amnesiac",
-        "unsir",
-        "boundary_shrink",
-        "boundary_expand",
-        "laf",
-        "concept",
-    ]
-    lines = [
-        "# Approximate unlearning benchmark",
-        "",
-        f"Datasets {', '.join(cfg.datasets)}; scenarios {', '.join(cfg.scenarios)}; seeds {list(cfg.seeds)}; "
-        f"{'tuned on val by Avg. Gap' if cfg.tune else 'default configs'}; wall time {elapsed:.0f} s.",
-        "Cells: mean±std over seeds (|gap| to Retrain's mean). Avg. Gap: mean±std of per-seed Avg. Gap "
-        "(UA, RA, TA, MIA-Eff). RTE: seconds of the update (Original row: its training time). "
-        "Random forgetting uses a memorising setup (small subset with label noise).",
-        "",
-        "## Scenario preconditions",
-        "",
-    ]
-    for c in checks:
-        status = "ok" if c["ok"] else f"INVALID — {c['reason']}"
-        lines.append(
-            f"- {c['dataset']}/{c['scenario']} seed {c['seed']}: Original UA {c['original_ua']:.1f}, "
-            f"Retrain UA {c['retrain_ua']:.1f}: {status}"
-        )
-    lines += ["", "## Results", "", render_table(records, order=order, notes=notes)]
-    if claims:
-        done = [c for c in claims if c["reproduced"] is not None]
-        yes = sum(1 for c in done if c["reproduced"])
-        lines += ["## Paper directions", "", f"{yes} of {len(done)} decidable claims reproduced.", ""]
-        lines += ["| dataset | scenario | method | paper's direction | reproduced |", "|---|---|---|---|---|"]
-        for c in claims:
-            mark = {True: "yes", False: "no", None: "n/a"}[c["reproduced"]]
-            lines.append(f"| {c['dataset']} | {c['scenario']} | {c['method']} | {c['claim']} | {mark} |")
-        lines.append("")
-    if skipped:
-        lines += ["## Not applicable (the method declined the scenario)", ""]
-        seen = sorted({(f["dataset"], f["scenario"], f["method"], f["reason"]) for f in skipped})
-        lines += [f"- {d}/{sc} {m}: {reason}" for d, sc, m, reason in seen]
-        lines.append("")
-    if failures:
-        lines += ["## Failures", ""]
-        lines += [f"- {f['dataset']}/{f['scenario']} seed {f['seed']} {f['method']}: {f['error']}" for f in failures]
-        lines.append("")
-    if figures:
-        lines += ["## Figures", ""] + [f"- ![{Path(f).stem}]({Path(f).name})" for f in figures] + [""]
-    return "\n".join(lines)
-
-
-def _pareto_figures(records: Sequence[ResultRecord], out: Path) -> list[str]:
-    from unlearnkit.eval.plots import pareto_plot
-
-    agg = aggregate(records, ["avg_gap", "rte"])
-    figures = []
-    for dataset, scenario in sorted({(d, s) for d, s, _ in agg}):
-        points = [
-            {
-                "method": meth,
-                "avg_gap": row["avg_gap"][0],
-                "avg_gap_std": row["avg_gap"][1],
-                "rte": row["rte"][0],
-                "rte_std": row["rte"][1],
-            }
-            for (d, s, meth), row in agg.items()
-            if (d, s) == (dataset, scenario) and meth != "original"
-        ]
-        path = out / f"pareto_{dataset}_{scenario}.png"
-        pareto_plot(points, path, title=f"{dataset} {scenario}: Avg. Gap vs RTE")
-        figures.append(str(path))
-    return figures
-
-
-def _field_like(cls: type, *needles: str) -> str | None:
-    for f in dataclasses.fields(cls.config_cls):
-        if any(n in f.name for n in needles):
-            return f.name
-    return None
-
-
-def _sparsity_sweep(task: Task, out: Path, failures: list[dict[str, Any]]) -> list[str]:
-    """UA, MIA-Eff and TA of ``prune_first`` against sparsity (if registered), plus Retrain's line."""
-    from unlearnkit.eval.plots import sweep_plot
-
-    try:
-        cls = get_method("prune_first").cls
-    except ConfigError:
-        return []
-    knob = _field_like(cls, "sparsity", "prune_rate", "rate")
-    if knob is None:
-        failures.append(
-            {
-                "dataset": task.dataset,
-                "scenario": task.scenario,
-                "seed": task.seed,
-                "method": "prune_first",
-                "error": "no sparsity field found in its config",
-            }
-        )
-        return []
-    levels = [0.0, 0.5, 0.8, 0.9, 0.95]
-    series: dict[str, list[float]] = {"UA": [], "MIA-Eff": [], "TA": []}
-    ref = evaluate_all(task.retrain, task.split, metrics=["ua", "mia_efficacy", "ta"])
-    try:
-        for level in levels:
-            res = cls(config_from_dict(cls.config_cls, {knob: level})).unlearn(
-                task.original, task.split, ctx=RunContext(seed=task.seed)
-            )
-            ev = evaluate_all(res.model, task.split, metrics=["ua", "mia_efficacy", "ta"])
-            series["UA"].append(ev["ua"])
-            series["MIA-Eff"].append(ev["mia_efficacy"])
-            series["TA"].append(ev["ta"])
-    except Exception as exc:  # report, never sink the run
-        failures.append(
-            {
-                "dataset": task.dataset,
-                "scenario": task.scenario,
-                "seed": task.seed,
-                "method": "prune_first",
-                "error": f"sparsity sweep: {type(exc).__name__}: {exc}",
-            }
-        )
-        return []
-    series["Retrain UA"] = [ref["ua"]] * len(levels)
-    path = out / "sparsity_sweep.png"
-    sweep_plot(
-        levels,
-        series,
-        path,
-        xlabel=f"prune_first {knob}",
-        ylabel="%",
-        title=f"{task.dataset} {task.scenario} ({task.label}): prune first, then unlearn",
-    )
-    with (out / "sparsity_sweep.json").open("w") as fh:
-        json.dump({"knob": knob, "levels": levels, "series": series}, fh, indent=2)
-    return [str(path)]
-
-
-def _ssd_heatmap(task: Task, out: Path, failures: list[dict[str, Any]]) -> list[str]:
-    """UA and RA of SSD over α × λ (if ``ssd`` is registered)."""
-    from unlearnkit.eval.plots import heatmap
-
-    try:
-        cls = get_method("ssd").cls
-    except ConfigError:
-        return []
-    alpha = _field_like(cls, "selection_weighting", "alpha")
-    lam = _field_like(cls, "dampening_constant", "lambda", "lam")
-    if alpha is None or lam is None:
-        return []
-    alphas, lambdas = [1.0, 2.0, 3.0, 5.0, 10.0, 25.0, 50.0], [0.1, 0.5, 1.0]
-    grids: dict[str, list[list[float]]] = {"ua": [], "ra": []}
-    try:
-        for lv in lambdas:
-            rows = {"ua": [], "ra": []}
-            for av in alphas:
-                res = cls(config_from_dict(cls.config_cls, {alpha: av, lam: lv})).unlearn(
-                    task.original, task.split, ctx=RunContext(seed=task.seed)
-                )
-                ev = evaluate_all(res.model, task.split, metrics=["ua", "ra"])
-                rows["ua"].append(ev["ua"])
-                rows["ra"].append(ev["ra"])
-            for k in grids:
-                grids[k].append(rows[k])
-    except Exception as exc:
-        failures.append(
-            {
-                "dataset": task.dataset,
-                "scenario": task.scenario,
-                "seed": task.seed,
-                "method": "ssd",
-                "error": f"α/λ heatmap: {type(exc).__name__}: {exc}",
-            }
-        )
-        return []
-    figures = []
-    for k, label in (("ua", "UA (100 − forget acc) %"), ("ra", "RA (retain acc) %")):
-        path = out / f"ssd_heatmap_{k}.png"
-        heatmap(
-            grids[k],
-            [f"λ={v:g}" for v in lambdas],
-            [f"α={v:g}" for v in alphas],
-            path,
-            xlabel="α (selection)",
-            ylabel="λ (dampening)",
-            title=f"SSD on {task.dataset} {task.label}: {label}",
-            cbar_label=label,
-        )
-        figures.append(str(path))
-    with (out / "ssd_heatmap.json").open("w") as fh:
-        json.dump({"alphas": alphas, "lambdas": lambdas, **grids}, fh, indent=2)
-    return figures
 
 
 __all__ = [

@@ -119,6 +119,15 @@ def unlearn(
         list[str] | None, typer.Option("--set", help="method config override key=value (repeatable)")
     ] = None,
     seed: Annotated[int, typer.Option(help="run seed (same seed → same result)")] = 0,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate",
+            help="search the method's strength knobs against a target that needs no retrained model "
+            "(class: forget accuracy ≤ chance; random/owner: forget rows look held-out), on a validation part "
+            "of the retain set",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the receipt as JSON")] = False,
 ) -> None:
     """Approximately unlearn data from a standard model and save the edited model (receipt on stdout)."""
@@ -151,9 +160,16 @@ def unlearn(
     split.meta["train"] = meta.get("train") or {}
     ctx = RunContext(seed=seed, progress=sys.stderr.isatty())
     try:
-        result = info.cls(cfg).unlearn(model, split, ctx=ctx)
+        if calibrate:
+            from unlearnkit.eval.calibration import unlearn as calibrated_unlearn
+
+            result = calibrated_unlearn(method, model, split, ctx=ctx, config=overrides, calibrate=True)
+            cfg = config_from_dict(info.cls.config_cls, result.config)
+        else:
+            result = info.cls(cfg).unlearn(model, split, ctx=ctx)
     except UnlearnkitError as exc:
         raise fail(f"{method}: {exc}") from None
+    calibration = result.metadata.get("calibration")
     quick = evaluate_all(result.model, split, metrics=[m for m in QUICK_METRICS if split.test is not None or m == "ra"])
     forget_hash = split.meta["forget_ids_hash"]
     # Retrain from scratch on D_r is exact; every other method edits the model and is approximate.
@@ -191,6 +207,16 @@ def unlearn(
         "verification": {k: round(v, 4) for k, v in quick.items()},
         "out": str(out),
     }
+    if calibration is not None:
+        receipt["calibration"] = {
+            "chosen": calibration["chosen"],
+            "target": calibration["target"],
+            "reached": calibration["reached"],
+            "reached_on_final_model": calibration["final"].get("reached"),
+            "message": calibration["message"],
+            "validation_rows": calibration["val_size"],
+            "validation_ids_hash": calibration["val_ids_hash"],
+        }
     if as_json:
         typer.echo(json.dumps(receipt, indent=2))
         return
@@ -209,11 +235,22 @@ def unlearn(
         f"method: {method}   scenario: {split.scenario}   forgotten samples: {len(split.forget)} "
         f"(ids hash {forget_hash[:12]}…)",
         f"runtime: {result.seconds:.3f} s, {result.steps} update steps",
+        *(_calibration_lines(calibration) if calibration is not None else []),
         "quick verification: "
         + ", ".join(f"{k.upper() if k in ('ua', 'ra', 'ta') else 'loss-MIA AUC'} {v:.3f}" for k, v in quick.items()),
         f"saved to {out}   (compare with Retrain: unlearnkit eval {out} --original {model_dir} --retrain DIR)",
     ]
     Console().print(Panel("\n".join(lines), title="approximate unlearning receipt", expand=False))
+
+
+def _calibration_lines(cal: dict[str, Any]) -> list[str]:
+    color = "green" if cal["reached"] else "red"
+    final = cal["final"].get("reached")
+    return [
+        f"[bold]calibration:[/] [{color}]{cal['message']}[/]",
+        f"  on the final model the target is {'reached' if final else 'NOT reached'}; searched "
+        f"{len(cal['table'])} settings on {cal['val_size']} retain-validation rows",
+    ]
 
 
 @app.command("eval")

@@ -19,7 +19,9 @@ Tolerances are two standard errors: for the AUC under the null, 2·sqrt((n_f + n
 for the accuracy difference, 2·sqrt(p(1−p)(1/n_f + 1/n_h)) with the pooled p. The paper default is always
 the first candidate. When no setting reaches the target the closest one is chosen and the result says so
 (``reached=False``). The retain-validation rows are *not* used by the probe runs; the final model is then
-unlearned with the chosen values on the whole split.
+unlearned with the chosen values on the whole split, and the target is measured again on it
+(``final["reached"]``). ``original`` holds the same measurements of the input model, so a receipt can show
+what reaching the target cost (a setting may reach "indistinguishable" by degrading every prediction).
 
 The chosen values are hyper-parameters chosen on deletable rows: the result records the validation rows'
 id hash so a receipt can name them.
@@ -67,7 +69,9 @@ class Calibration:
     table: list[dict[str, Any]] = field(default_factory=list)
     val_size: int = 0
     val_ids_hash: str = ""
+    original: dict[str, Any] = field(default_factory=dict)
     final: dict[str, Any] = field(default_factory=dict)
+    kind: str = "class"
 
     @property
     def message(self) -> str:
@@ -171,6 +175,22 @@ def _target(split: ForgetSplit, kind: str, chance: float) -> str:
     )
 
 
+def target_kind(split: ForgetSplit) -> str:
+    """``class`` (forget accuracy at or below chance) or ``heldout`` (forget rows look held-out)."""
+    return "class" if split.scenario == "class" and not _is_regression(split) else "heldout"
+
+
+def target_reached(model: nn.Module, split: ForgetSplit) -> tuple[bool | None, dict[str, Any]]:
+    """Whether ``model`` meets the calibration target on the whole ``split`` (``None``: not measurable)."""
+    kind = target_kind(split)
+    held = heldout_rows(split) if kind == "heldout" else None
+    if kind == "heldout" and held is None:
+        return None, {}
+    row = measure(model, split, None, held)
+    row["reached"] = _violation(row, kind, 100.0 / max(split.forget.num_classes, 1)) == 0.0
+    return row["reached"], row
+
+
 def calibrate(
     method: str,
     model: nn.Module,
@@ -192,8 +212,7 @@ def calibrate(
         raise ConfigError(f"{method} has no strength knob to calibrate (it is not an approximate method)")
     if not 0 < val_fraction < 1:
         raise ConfigError(f"val_fraction must lie in (0, 1), got {val_fraction}")
-    regression = _is_regression(split)
-    kind = "class" if split.scenario == "class" and not regression else "heldout"
+    kind = target_kind(split)
     held = heldout_rows(split) if kind == "heldout" else None
     if kind == "heldout" and held is None:
         raise ConfigError(
@@ -210,6 +229,8 @@ def calibrate(
     base = dict(base or {})
     candidates: list[dict[str, Any]] = [{}]
     candidates += [c for c in grid_combos(knobs) if c]
+    original = measure(model, probe, val, held)
+    original["violation"] = _violation(original, kind, chance)
     table: list[dict[str, Any]] = []
     best: tuple[Any, ...] | None = None
     chosen: dict[str, Any] = {}
@@ -239,6 +260,8 @@ def calibrate(
         table=table,
         val_size=len(val),
         val_ids_hash=ids_hash(val.id_list()),
+        original=original,
+        kind=kind,
     )
 
 
@@ -266,8 +289,7 @@ def unlearn(
         config = {**config, **cal.chosen}
     result = cls(config_from_dict(cls.config_cls, config)).unlearn(model, split, ctx=ctx)
     if cal is not None:
-        held = heldout_rows(split) if cal.table and "auc" in cal.table[0] else None
-        cal.final = measure(result.model, split, None, held)
+        cal.final = target_reached(result.model, split)[1]
         result.metadata["calibration"] = cal.to_dict()
     return result
 
@@ -275,4 +297,13 @@ def unlearn(
 _calibrate = calibrate
 
 
-__all__ = ["Calibration", "calibrate", "heldout_rows", "measure", "strength_knobs", "unlearn"]
+__all__ = [
+    "Calibration",
+    "calibrate",
+    "heldout_rows",
+    "measure",
+    "strength_knobs",
+    "target_kind",
+    "target_reached",
+    "unlearn",
+]
