@@ -1,8 +1,9 @@
-"""Conformance suite: every registered classification method passes the same API checks.
+"""Conformance suite: every registered method passes the same API checks.
 
-Parametrised over ``list_methods("classification")`` (scikit-learn's ``parametrize_with_checks`` idea): each
-(method, check) pair is its own test id, so a new method file gets these tests for free. Known, justified
-exceptions go in :data:`EXPECTED_FAILURES`.
+Parametrised over ``list_methods("classification")`` and ``list_methods("regression")`` (scikit-learn's
+``parametrize_with_checks`` idea): each (method, check) pair is its own test id, so a new method file gets these
+tests for free. Regression methods run the same API checks on a small diabetes MLP, with a regression variant of
+the forget-direction check (the forget error rises). Known, justified exceptions go in :data:`EXPECTED_FAILURES`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -25,6 +27,7 @@ from unlearnkit.registry import list_methods
 from unlearnkit.types import UnlearnResult
 
 METHODS = [m.name for m in list_methods("classification")]
+REGRESSION_METHODS = [m.name for m in list_methods("regression")]
 
 # (method, check) -> reason. Used sparingly: every entry is a documented property of the method.
 EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
@@ -32,6 +35,7 @@ EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
 # Per-method config overrides that keep the suite fast without changing what is checked.
 FAST: dict[str, dict[str, Any]] = {
     "retrain": {"epochs": 10},
+    "retrain_regression": {"epochs": 5},
 }
 
 CHECKS: dict[str, Callable[..., None]] = {}
@@ -59,7 +63,7 @@ class _Runs:
 
 
 def make(name: str, **extra: Any) -> Any:
-    info = next(m for m in list_methods("classification") if m.name == name)
+    info = next(m for m in list_methods() if m.name == name)
     cfg = config_from_dict(info.cls.config_cls, {**FAST.get(name, {}), **extra})
     return info.cls(cfg)
 
@@ -179,9 +183,78 @@ def test_method(name: str, check_name: str, class_task: Any, runs: _Runs) -> Non
     CHECKS[check_name](name, class_task, runs)
 
 
+# -- regression methods: the same API checks on a regression task ----------------------------------------
+@dataclass
+class _RegressionTask:
+    original: nn.Module
+    split: Any
+
+
+@pytest.fixture(scope="session")
+def regression_task() -> _RegressionTask:
+    """Top-quartile targets of scikit-learn's diabetes forgotten from a small MLP (15 epochs, < 1 s)."""
+    from unlearnkit.data.regression import default_range, load_regression, range_forget
+    from unlearnkit.models.regression import RegressorSpec, fit_regressor
+
+    bundle = load_regression("diabetes", 0)
+    split = range_forget(bundle.train, *default_range("diabetes", bundle.train), test=bundle.test)
+    model, hyper = fit_regressor(bundle.train, RegressorSpec(in_features=10, width=32), seed=0)
+    split.meta["train"] = hyper
+    return _RegressionTask(model, split)
+
+
+def check_regression_forget_direction(name: str, task: Any, runs: _Runs) -> None:
+    """The forget error (MAE on D_f) rises, at the defaults or at some ``search_grid`` point."""
+    from unlearnkit.models.regression import predict
+
+    forget = task.split.forget
+
+    def mae(model: nn.Module) -> float:
+        return float((predict(model, forget.x) - forget.y).abs().mean())
+
+    before = mae(task.original)
+    tried = []
+    for combo in [None, *grid_combos(make(name).search_grid)]:
+        if combo is None:
+            model = runs.get(name, task, "regression")[0].model
+        else:
+            model = make(name, **combo).unlearn(copy.deepcopy(task.original), task.split, ctx=RunContext(seed=0)).model
+        after = mae(model)
+        if after > before:
+            return
+        tried.append(f"{combo or 'defaults'}: forget MAE {before:.4f}→{after:.4f}")
+    raise AssertionError("the forget error never rose: " + "; ".join(tried))
+
+
+REGRESSION_CHECKS = {**{k: v for k, v in CHECKS.items() if k != "forget_direction"}}
+
+
+@pytest.mark.parametrize("check_name", [*sorted(REGRESSION_CHECKS), "regression_forget_direction"])
+@pytest.mark.parametrize("name", REGRESSION_METHODS)
+def test_regression_method(name: str, check_name: str, regression_task: Any, runs: _Runs) -> None:
+    reason = EXPECTED_FAILURES.get((name, check_name))
+    if reason is not None:
+        pytest.xfail(reason)
+    if check_name == "regression_forget_direction":
+        check_regression_forget_direction(name, regression_task, runs)
+    else:
+        REGRESSION_CHECKS[check_name](name, regression_task, _RegressionRuns(runs))
+
+
+class _RegressionRuns(_Runs):
+    """The shared run cache, keyed apart from the classification runs of the same method name."""
+
+    def __init__(self, base: _Runs) -> None:
+        self.cache = base.cache
+
+    def get(self, name: str, task: Any, tag: str = "default") -> tuple[UnlearnResult, nn.Module, dict]:
+        return super().get(name, task, "regression")
+
+
 def test_registry_declares_methods() -> None:
     assert {"retrain", "ft", "ga", "neggrad_plus", "random_label"} <= set(METHODS)
-    for info in list_methods("classification"):
+    assert {"blindspot", "gaussian_ft", "ft_regression", "retrain_regression"} <= set(REGRESSION_METHODS)
+    for info in [*list_methods("classification"), *list_methods("regression")]:
         assert info.paper, f"{info.name} cites no paper"
         assert isinstance(getattr(info.cls, "search_grid", None), dict), f"{info.name} has no search_grid"
         combos = 1

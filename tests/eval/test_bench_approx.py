@@ -52,10 +52,10 @@ def test_tiny_run_writes_outputs(tmp_path: Path) -> None:
 
 def test_a_verdict_needs_a_majority_of_seeds() -> None:
     recs = [_rec("retrain", s, ua=100.0) for s in (0, 1, 2)]
-    two = recs + [_rec("ft", 0, ua=10.0), _rec("ft", 1, ua=20.0), _rec("ft", 2, ua=90.0)]
+    two = [*recs, _rec("ft", 0, ua=10.0), _rec("ft", 1, ua=20.0), _rec("ft", 2, ua=90.0)]
     ft = next(c for c in evaluate_claims(two, {}) if c["method"] == "ft")
     assert ft["reproduced"] is True and (ft["agreed"], ft["seeds"]) == (2, 3) and ft["basis"] == "2/3 seeds"
-    one = recs + [_rec("ft", 0, ua=10.0), _rec("ft", 1, ua=80.0), _rec("ft", 2, ua=90.0)]
+    one = [*recs, _rec("ft", 0, ua=10.0), _rec("ft", 1, ua=80.0), _rec("ft", 2, ua=90.0)]
     ft = next(c for c in evaluate_claims(one, {}) if c["method"] == "ft")
     assert ft["reproduced"] is False and ft["agreed"] == 1
     assert evaluate_claims(one, {}) == evaluate_claims(one, {})  # same numbers, same counts
