@@ -20,7 +20,7 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -490,6 +490,75 @@ def run_benchmark(
     return summary
 
 
+def merge_results(dirs: Sequence[str | Path], out_dir: str | Path) -> dict[str, Any]:
+    """Combine the outputs of several :func:`run_benchmark` runs (e.g. one per scenario, run side by side) into
+    one report: records, calibration, timings and checks are concatenated, claims re-decided and the tables and
+    figures redrawn; sweep figures are copied over."""
+    import shutil
+
+    from unlearnkit.bench.approx_report import pareto_figures, render_markdown, strength_figures
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = _Run()
+    parts = [json.loads((Path(d) / "results.json").read_text()) for d in dirs]
+    if not parts:
+        raise ConfigError("nothing to merge: give at least one benchmark output directory")
+    elapsed = 0.0
+    sweeps: list[str] = []
+    for d, part in zip(dirs, parts, strict=True):
+        run.records += [ResultRecord.from_dict(r) for r in part["records"]]
+        run.variants += [ResultRecord.from_dict(r) for r in part.get("variant_records", [])]
+        run.tuning.update(part.get("tuning", {}))
+        run.calibration.update(part.get("calibration", {}))
+        run.checks += part.get("scenario_checks", [])
+        run.failures += part.get("failures", [])
+        run.skipped += part.get("skipped", [])
+        for key, block in part.get("timings", {}).items():
+            dataset, scenario = key.split("/", 1)
+            run.timings[(dataset, scenario)] = block
+        elapsed = max(elapsed, float(part.get("elapsed_seconds", 0.0)))
+        for f in part.get("figures", []):
+            name = Path(f).name
+            if name.startswith(("sparsity_sweep", "ssd_heatmap")):
+                for src in Path(d).glob(f"{Path(name).stem}.*"):
+                    shutil.copy(src, out / src.name)
+                sweeps.append(str(out / name))
+        for extra in ("sparsity_sweep.json", "ssd_heatmap.json"):
+            if (Path(d) / extra).is_file():
+                shutil.copy(Path(d) / extra, out / extra)
+    for c in run.checks:
+        key = (c["dataset"], c["scenario"])
+        run.valid[key] = run.valid.get(key, True) and c["ok"]
+    first = parts[0]["config"]
+    names = {"datasets", "scenarios", "seeds", "methods", "tune", "calibrate", "sweeps", "time_repeats", "overrides"}
+    cfg = BenchConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in first.items() if k in names})
+    cfg.scenarios = tuple(dict.fromkeys(sc for p in parts for sc in p["config"]["scenarios"]))
+    cfg.datasets = tuple(dict.fromkeys(d for p in parts for d in p["config"]["datasets"]))
+    claims = evaluate_claims(run.records, run.valid, run.timings)
+    figures = pareto_figures(run.records, out) + strength_figures(run.records, run.variants, out) + sweeps
+    summary = {
+        "config": {**dataclasses.asdict(cfg), "merged_from": [str(d) for d in dirs]},
+        "elapsed_seconds": elapsed,
+        "records": [r.to_dict() for r in run.records],
+        "variant_records": [r.to_dict() for r in run.variants],
+        "tuning": run.tuning,
+        "calibration": run.calibration,
+        "timings": {f"{d}/{s}": v for (d, s), v in run.timings.items()},
+        "claims": claims,
+        "scenario_checks": run.checks,
+        "failures": run.failures,
+        "skipped": run.skipped,
+        "figures": figures,
+    }
+    (out / "results.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    write_records(run.records, out / "records.json")
+    markdown = render_markdown(run, claims, figures, elapsed, cfg)
+    (out / "results.md").write_text(markdown)
+    summary["markdown"] = markdown
+    return summary
+
+
 __all__ = [
     "DATASETS",
     "FORGET_CLASSES",
@@ -500,6 +569,7 @@ __all__ = [
     "Task",
     "evaluate_claims",
     "make_split",
+    "merge_results",
     "prepare_task",
     "run_benchmark",
     "tiny_task",

@@ -7,7 +7,8 @@ method runs twice: with the notes' CPU recipe (E.1: student 2 epochs, batch 64; 
 3 epochs) and with its paper defaults (the AgeDB notebook's, sized for 16k images; rows ``name@defaults``).
 The blindspot model keeps the paper's 2 epochs: the notes' 1 epoch leaves it so untrained on digits that it
 predicts a low constant, which happens to be close to the forgotten targets 0-2 (its forget MAE 0.9 against
-Retrain's 5), so the student would learn the forget range instead of un-learning it. Metrics are those of :mod:`unlearnkit.eval.regression`.
+Retrain's 5), so the student would learn the forget range instead of un-learning it. Metrics are those of
+:mod:`unlearnkit.eval.regression`.
 
 The paper's directions (A.7/E.1) are decided per seed and count only on a strict majority of seeds. Costs
 are medians of :data:`~unlearnkit.bench.approx_claims.MIN_REPEATS` interleaved timed runs on the first

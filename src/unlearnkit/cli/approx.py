@@ -360,16 +360,37 @@ def bench_approx(
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("runs/bench-approx"),
     quick: Annotated[bool, typer.Option(help="1 seed, digits only, class + random scenarios")] = False,
     seeds: Annotated[str | None, typer.Option(help="comma-separated seeds (default 0,1,2)")] = None,
-    datasets: Annotated[str | None, typer.Option(help="comma-separated: digits,mnist1d")] = None,
+    datasets: Annotated[
+        str | None, typer.Option(help="comma-separated: digits,mnist1d or CSV/Parquet paths (label column)")
+    ] = None,
     scenarios: Annotated[str | None, typer.Option(help="comma-separated: random,class,subclass")] = None,
     methods_: Annotated[
         str | None, typer.Option("--methods", help="comma-separated method names (default all)")
     ] = None,
     tune: Annotated[bool, typer.Option(help="tune each method on val by Avg. Gap")] = True,
     sweeps: Annotated[bool, typer.Option(help="prune_first sparsity sweep and SSD α/λ heatmap")] = True,
+    calibrate: Annotated[
+        bool, typer.Option(help="add the paper-defaults vs calibrated (no Retrain) vs tuned comparison")
+    ] = True,
+    merge: Annotated[
+        list[Path] | None,
+        typer.Option(help="merge these earlier --out directories into one report in --out (runs nothing)"),
+    ] = None,
 ) -> None:
-    """Approximate-unlearning benchmark: SalUn-style tables, Pareto plot, sweeps, paper directions."""
-    from unlearnkit.bench.approx import BenchConfig, run_benchmark
+    """Approximate-unlearning benchmark: SalUn-style tables, Pareto plot, sweeps, paper directions.
+
+    ``--datasets`` takes built-in names (digits, mnist1d) or paths to your own CSV/Parquet files.
+    """
+    from unlearnkit.bench.approx import BenchConfig, merge_results, run_benchmark
+
+    if merge:
+        missing = [str(d) for d in merge if not (d / "results.json").is_file()]
+        if missing:
+            raise fail(f"--merge: no results.json in {', '.join(missing)}")
+        summary = merge_results(merge, out)
+        typer.echo(summary["markdown"])
+        typer.echo(f"merged {len(merge)} runs into {out}/")
+        return
 
     cfg = BenchConfig.quick() if quick else BenchConfig()
 
@@ -386,7 +407,7 @@ def bench_approx(
     except ValueError:
         raise fail(f"--seeds must be comma-separated integers, got {seeds!r}") from None
     cfg.methods = _csv(methods_)
-    cfg.tune, cfg.sweeps = tune, sweeps
+    cfg.tune, cfg.sweeps, cfg.calibrate = tune, sweeps, calibrate
     from rich.console import Console
 
     console = Console(stderr=True)
