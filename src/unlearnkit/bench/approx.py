@@ -451,13 +451,7 @@ def run_benchmark(
         except Exception as exc:  # report, never sink the run
             run.failures.append(_failure(task, "timing", exc))
     claims = evaluate_claims(run.records, run.valid, run.timings)
-    from unlearnkit.bench.approx_report import (
-        pareto_figures,
-        render_markdown,
-        sparsity_sweep,
-        ssd_heatmap,
-        strength_figures,
-    )
+    from unlearnkit.bench.approx_report import pareto_figures, sparsity_sweep, ssd_heatmap, strength_figures
 
     figures: list[str] = []
     figures += pareto_figures(run.records, out)
@@ -468,8 +462,23 @@ def run_benchmark(
             figures += sparsity_sweep(task, out, run.failures)
             figures += ssd_heatmap(task, out, run.failures)
     elapsed = time.perf_counter() - started
+    return _write(out, run, cfg, {"methods": methods}, claims, figures, elapsed)
+
+
+def _write(
+    out: Path,
+    run: _Run,
+    cfg: BenchConfig,
+    config_extra: dict[str, Any],
+    claims: list[dict[str, Any]],
+    figures: list[str],
+    elapsed: float,
+) -> dict[str, Any]:
+    """Write ``results.json``, ``records.json`` and ``results.md``; return the summary (with the Markdown)."""
+    from unlearnkit.bench.approx_report import render_markdown
+
     summary = {
-        "config": {**dataclasses.asdict(cfg), "methods": methods},
+        "config": {**dataclasses.asdict(cfg), **config_extra},
         "elapsed_seconds": elapsed,
         "records": [r.to_dict() for r in run.records],
         "variant_records": [r.to_dict() for r in run.variants],
@@ -496,7 +505,7 @@ def merge_results(dirs: Sequence[str | Path], out_dir: str | Path) -> dict[str, 
     figures redrawn; sweep figures are copied over."""
     import shutil
 
-    from unlearnkit.bench.approx_report import pareto_figures, render_markdown, strength_figures
+    from unlearnkit.bench.approx_report import pareto_figures, strength_figures
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -537,26 +546,7 @@ def merge_results(dirs: Sequence[str | Path], out_dir: str | Path) -> dict[str, 
     cfg.datasets = tuple(dict.fromkeys(d for p in parts for d in p["config"]["datasets"]))
     claims = evaluate_claims(run.records, run.valid, run.timings)
     figures = pareto_figures(run.records, out) + strength_figures(run.records, run.variants, out) + sweeps
-    summary = {
-        "config": {**dataclasses.asdict(cfg), "merged_from": [str(d) for d in dirs]},
-        "elapsed_seconds": elapsed,
-        "records": [r.to_dict() for r in run.records],
-        "variant_records": [r.to_dict() for r in run.variants],
-        "tuning": run.tuning,
-        "calibration": run.calibration,
-        "timings": {f"{d}/{s}": v for (d, s), v in run.timings.items()},
-        "claims": claims,
-        "scenario_checks": run.checks,
-        "failures": run.failures,
-        "skipped": run.skipped,
-        "figures": figures,
-    }
-    (out / "results.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
-    write_records(run.records, out / "records.json")
-    markdown = render_markdown(run, claims, figures, elapsed, cfg)
-    (out / "results.md").write_text(markdown)
-    summary["markdown"] = markdown
-    return summary
+    return _write(out, run, cfg, {"merged_from": [str(d) for d in dirs]}, claims, figures, elapsed)
 
 
 __all__ = [
