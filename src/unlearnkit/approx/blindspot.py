@@ -95,6 +95,7 @@ def _fresh_like(model: nn.Module, seed: int) -> nn.Module:
 @register_method(
     "blindspot",
     task="regression",
+    family="regressor",
     needs=("forget", "retain"),
     paper="Tarun et al., Deep Regression Unlearning (Blindspot), ICML 2023 (arXiv 2210.08196)",
 )

@@ -38,6 +38,7 @@ class FTRegressionConfig(RegressionConfig):
 @register_method(
     "ft_regression",
     task="regression",
+    family="regressor",
     needs=("retain",),
     paper="Fine-tune baseline of Tarun et al., Deep Regression Unlearning, ICML 2023 (arXiv 2210.08196)",
 )

@@ -42,6 +42,7 @@ class GaussianFTConfig(RegressionConfig):
 @register_method(
     "gaussian_ft",
     task="regression",
+    family="regressor",
     needs=("forget", "retain"),
     paper="Tarun et al., Deep Regression Unlearning (Gaussian fine-tuning), ICML 2023 (arXiv 2210.08196)",
 )

@@ -60,6 +60,7 @@ class RetrainRegressionConfig(MethodConfig):
 @register_method(
     "retrain_regression",
     task="regression",
+    family="regressor",
     needs=("retain",),
     paper="Gold model (retrain on D_r) of Tarun et al., Deep Regression Unlearning, ICML 2023 (arXiv 2210.08196)",
 )
