@@ -38,6 +38,7 @@ class DeletionReceipt:
     completed_at: str
     latency_ms: float
     already_forgotten: list[str] = field(default_factory=list)
+    external_id_hashes: list[str] = field(default_factory=list)  # keyed hashes of external (string) ids
     deactivated: list[dict[str, Any]] = field(default_factory=list)
     retrained: list[dict[str, Any]] = field(default_factory=list)
     purged_checkpoints: list[str] = field(default_factory=list)

@@ -6,6 +6,7 @@ position, so a deletion names exactly what it removes.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 from collections.abc import Iterable, Sequence
@@ -34,6 +35,8 @@ class IdDataset:
         num_classes: number of classes; 0 for regression.
         name: a label for reports.
         feature_names: optional column names.
+        external_ids: optional external (string) id of each sample; the lineage store keeps keyed hashes only.
+        label_names: optional declared name of each class.
     """
 
     x: torch.Tensor
@@ -43,6 +46,8 @@ class IdDataset:
     num_classes: int = 0
     name: str = "data"
     feature_names: tuple[str, ...] | None = None
+    external_ids: tuple[str, ...] | None = None
+    label_names: tuple[str, ...] | None = None
     _pos: dict[int, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +60,8 @@ class IdDataset:
             )
         if self.owners is not None and len(self.owners) != n:
             raise DataError(f"{self.name}: {len(self.owners)} owners for {n} samples")
+        if self.external_ids is not None and len(self.external_ids) != n:
+            raise DataError(f"{self.name}: {len(self.external_ids)} external ids for {n} samples")
         if not torch.isfinite(self.x).all():
             bad = int(torch.nonzero(~torch.isfinite(self.x))[0, 0])
             raise DataError(f"{self.name}: non-finite feature value in sample id {int(self.ids[bad])}")
@@ -144,6 +151,8 @@ class IdDataset:
             num_classes=self.num_classes,
             name=self.name,
             feature_names=self.feature_names,
+            external_ids=None if self.external_ids is None else tuple(self.external_ids[int(p)] for p in pos),
+            label_names=self.label_names,
         )
 
     def subset(self, ids: Iterable[int]) -> IdDataset:
@@ -165,10 +174,16 @@ class IdDataset:
             nx[k] = torch.as_tensor(x, dtype=nx.dtype)
         if y is not None:
             ny[k] = y
-        return IdDataset(nx, ny, self.ids.clone(), self.owners, self.num_classes, self.name, self.feature_names)
+        return dataclasses.replace(self, x=nx, y=ny, ids=self.ids.clone(), _pos={})
 
     def with_labels(self, y: torch.Tensor) -> IdDataset:
-        return IdDataset(self.x, y, self.ids, self.owners, self.num_classes, self.name, self.feature_names)
+        return dataclasses.replace(self, y=y, _pos={})
+
+    def external_to_internal(self) -> dict[str, int]:
+        """``{external id: internal id}`` (empty when the dataset has integer ids only)."""
+        if self.external_ids is None:
+            return {}
+        return dict(zip(self.external_ids, self.id_list(), strict=True))
 
     # -- owners ------------------------------------------------------------------------------------
     def ids_of_owner(self, owner: str) -> list[int]:

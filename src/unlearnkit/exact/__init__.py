@@ -12,6 +12,7 @@ from pathlib import Path
 
 from unlearnkit.errors import DataError
 from unlearnkit.exact.base import ExactStrategy
+from unlearnkit.exact.generation import EnsembleLM
 from unlearnkit.exact.retrain import Retrain
 from unlearnkit.exact.s3t import S3T
 from unlearnkit.exact.sisa import SISA
@@ -31,4 +32,4 @@ def load_strategy(directory: str | Path, db_url: str | None = None, **kwargs: ob
     return STRATEGIES[kind].load(d, db_url, **kwargs)  # type: ignore[arg-type]
 
 
-__all__ = ["S3T", "SISA", "STRATEGIES", "ExactStrategy", "Retrain", "load_strategy"]
+__all__ = ["S3T", "SISA", "STRATEGIES", "EnsembleLM", "ExactStrategy", "Retrain", "load_strategy"]

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from unlearnkit.models.backbones import Backbone
 from unlearnkit.models.lora import (
     LoraSpec,
     attach_lora,
+    base_of,
     head_params,
     init_lora,
     load_tensors,
@@ -25,7 +27,6 @@ from unlearnkit.models.lora import (
     zero_lora,
 )
 from unlearnkit.models.train import train_epochs
-from unlearnkit.models.zoo import ModelSpec, build_model
 
 Prefix = tuple[int, ...]
 Tensors = dict[str, torch.Tensor]
@@ -46,7 +47,7 @@ class NodeJob:
 
 @dataclass
 class ShardTask:
-    spec: ModelSpec
+    spec: Backbone
     lora: LoraSpec
     backbone: Tensors
     lr: float
@@ -63,12 +64,14 @@ class NodeResult:
     seconds: float
 
 
-def build_template(spec: ModelSpec, lora: LoraSpec, backbone: Tensors) -> nn.Module:
+def build_template(spec: Backbone, lora: LoraSpec, backbone: Tensors) -> nn.Module:
     """The frozen backbone wrapped with LoRA on every target module, all switched off."""
-    model = build_model(spec)
+    model = spec.build()
     model.load_state_dict(backbone)
-    wrapped = attach_lora(model, lora)
-    zero_lora(lora_params(wrapped, list(range(spec.depth))))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # LoRA A of layers no node trains: the same in every template (B = 0 anyway)
+        wrapped = attach_lora(model, lora)
+    zero_lora(lora_params(wrapped, list(range(spec.num_layers))))
     for p in wrapped.parameters():
         p.requires_grad_(False)
     wrapped.eval()
@@ -100,7 +103,7 @@ def run_shard_task(task: ShardTask) -> dict[Prefix, NodeResult]:
     out: dict[Prefix, NodeResult] = {}
     for job in task.jobs:
         t0 = time.perf_counter()
-        apply_chain(model, chain_for(job.prefix[:-1], nodes), head_init, task.spec.depth)
+        apply_chain(model, chain_for(job.prefix[:-1], nodes), head_init, task.spec.num_layers)
         trainable = lora_params(model, job.layers)
         gen = torch.Generator().manual_seed(job.seed)
         if job.fresh:
@@ -119,6 +122,7 @@ def run_shard_task(task: ShardTask) -> dict[Prefix, NodeResult]:
             batch_size=task.batch_size,
             generator=gen,
             weight_decay=task.weight_decay,
+            compute_loss=getattr(base_of(model), "task_loss", None),
         )
         for p in params.values():
             p.requires_grad_(False)
@@ -129,7 +133,7 @@ def run_shard_task(task: ShardTask) -> dict[Prefix, NodeResult]:
 
 
 def pretrain_backbone(
-    spec: ModelSpec,
+    spec: Backbone,
     x: torch.Tensor | None,
     y: torch.Tensor | None,
     *,
@@ -138,24 +142,11 @@ def pretrain_backbone(
     batch_size: int,
     seed: int,
 ) -> tuple[Tensors, str]:
-    """Train every weight on the public split (never deletable); without one, keep a seeded random init.
+    """The frozen weights: pretrained, or trained on the public split (never deletable), or a seeded init.
 
     Returns the state dict and a one-line description of what the backbone is.
     """
-    model = build_model(spec, seed=seed)
-    if x is None or len(x) == 0:
-        return {k: v.clone() for k, v in model.state_dict().items()}, (
-            "randomly initialised and frozen (no public data was given): only LoRA and the head learn, "
-            "so accuracy is lower than with a pretrained backbone"
-        )
-    gen = torch.Generator().manual_seed(seed)
-    losses = train_epochs(
-        model, list(model.parameters()), x, y, epochs=epochs, lr=lr, batch_size=batch_size, generator=gen
-    )
-    return {k: v.clone() for k, v in model.state_dict().items()}, (
-        f"pretrained on {len(x)} public (never deletable) samples for {epochs} epochs "
-        f"(final loss {losses[-1]:.3f}), then frozen"
-    )
+    return spec.initial_state(x, y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
 
 
 def served_module(template: nn.Module, chain: list[Tensors], head_init: Tensors, num_layers: int) -> nn.Module:

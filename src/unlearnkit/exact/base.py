@@ -62,6 +62,8 @@ from unlearnkit.exact.checkpoints import CheckpointDir
 from unlearnkit.lineage.exports import newly_stale
 from unlearnkit.lineage.store import AuditReport, LineageStore, iso, utcnow
 from unlearnkit.models.export import ServedEnsemble
+from unlearnkit.models.backbones import Backbone, BuiltinBackbone, backbone_from_config, resolve_backbone
+from unlearnkit.models.backbones.card import write_model_card
 from unlearnkit.models.lora import LoraSpec, head_params, layer_blocks, snapshot
 from unlearnkit.models.train import predict_logits
 from unlearnkit.models.zoo import ARCHS, ModelSpec
@@ -157,6 +159,7 @@ class ExactStrategy:
         aggregation: str | None = None,
         seed: int = 0,
         salt: str | None = None,
+        backbone: Backbone | str | None = None,
         executor: Executor | None = None,
         ctx: RunContext | None = None,
     ) -> None:
@@ -177,6 +180,7 @@ class ExactStrategy:
         self.aggregation = aggregation
         self.seed = seed
         self.salt = salt
+        self.backbone = backbone  # None: the built-in `arch`; "hf:PATH" or a Backbone otherwise
         self.executor = executor
         self.ctx = ctx
         self.store: LineageStore | None = None
@@ -197,7 +201,12 @@ class ExactStrategy:
         for klass in reversed(cls.__mro__):
             if "__init__" in klass.__dict__:
                 for n, prm in inspect.signature(klass.__init__).parameters.items():
-                    if prm.kind in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL) or n in ("self", "executor", "ctx"):
+                    if prm.kind in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL) or n in (
+                        "self",
+                        "executor",
+                        "ctx",
+                        "backbone",
+                    ):
                         continue
                     if n not in names:
                         names.append(n)
@@ -208,7 +217,7 @@ class ExactStrategy:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}")
-        if self.arch not in ARCHS:
+        if self.backbone is None and self.arch not in ARCHS:
             raise ConfigError(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
@@ -225,6 +234,10 @@ class ExactStrategy:
 
     @property
     def depth_(self) -> int:
+        """LoRA layers of the model: the fitted backbone's, else the built-in depth asked for."""
+        spec = getattr(self, "spec_", None)
+        if spec is not None:
+            return spec.num_layers
         return self.depth if self.depth is not None else max(4, self.slices)
 
     # ------------------------------------------------------------------------------------------------
@@ -309,9 +322,10 @@ class ExactStrategy:
         try:
             self._fit_into(work, data, public, db_url, ctx)
             if final is not None:
+                built = (self.template_, self.head_init_, self._tensor_cache, self._module_cache)
                 self.close()
                 os.replace(work, final)
-                self._open(final, db_url)
+                self._open(final, db_url, built=built)  # what was built for `work` serves `final` unchanged
             else:  # an in-memory model: its working directory goes when the object does (save() keeps a copy)
                 weakref.finalize(self, shutil.rmtree, work, True)
         except BaseException:
@@ -329,14 +343,13 @@ class ExactStrategy:
     def _fit_into(
         self, work: Path, data: IdDataset, public: IdDataset | None, db_url: str | None, ctx: RunContext
     ) -> None:
-        spec = ModelSpec(
+        spec = resolve_backbone(
+            self.backbone,
             arch=self.arch,
-            in_features=data.num_features,
-            num_classes=data.num_classes,
             width=self.width,
-            depth=self.depth_,
-        )
-        layer_blocks(spec.depth, self.slices)  # validates slices <= depth
+            depth=self.depth if self.depth is not None else max(4, self.slices),
+        ).bind(data.num_classes, data.num_features)
+        layer_blocks(spec.num_layers, self.slices)  # validates slices <= LoRA layers
         t0 = time.perf_counter()
         backbone, description = pretrain_backbone(
             spec,
@@ -354,11 +367,13 @@ class ExactStrategy:
         (work / SECRET_FILE).write_bytes(secrets.token_bytes(32))
         os.chmod(work / SECRET_FILE, 0o600)
         save_file(backbone, str(work / BACKBONE_FILE))
+        spec.save_assets(work)
         self._write_data(work, data)
         config = {
             "kind": self.kind,
             "params": self.get_params(),
-            "spec": spec.to_dict(),
+            "spec": spec.spec.to_dict() if isinstance(spec, BuiltinBackbone) else None,
+            "backbone_config": spec.to_config(),
             "lora": LoraSpec(self.lora_rank, self.lora_alpha, self.lora_dropout).to_dict(),
             "backbone": description,
             "salt": salt,
@@ -366,8 +381,11 @@ class ExactStrategy:
             "extra": self._extra_config(),
             "created_at": iso(utcnow()),
             "data_name": data.name,
+            "label_names": list(data.label_names) if data.label_names is not None else None,
+            "external_ids": data.external_ids is not None,
         }
         (work / STRATEGY_FILE).write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
+        write_model_card(work, config, spec)
         self._open(work, db_url, fresh=True)
         self._require_store()
         assignment = {i: shard_slice_of(i, salt, self.shards, self.slices) for i in data.id_list()}
@@ -379,11 +397,15 @@ class ExactStrategy:
 
     # ------------------------------------------------------------------------------------------------
     # open / save / load
-    def _open(self, directory: Path, db_url: str | None, fresh: bool = False) -> None:
+    def _open(self, directory: Path, db_url: str | None, fresh: bool = False, built: tuple | None = None) -> None:
         self.directory = directory
         config = json.loads((directory / STRATEGY_FILE).read_text())
         self.config_ = config
-        self.spec_ = ModelSpec(**config["spec"])
+        self.spec_: Backbone = (
+            backbone_from_config(config["backbone_config"], directory)
+            if config.get("backbone_config")
+            else BuiltinBackbone(ModelSpec(**config["spec"]))
+        )
         self.lora_ = LoraSpec(**config["lora"])
         self.salt_ = config["salt"]
         self.backbone_description_ = config["backbone"]
@@ -396,12 +418,15 @@ class ExactStrategy:
             raise LineageError(f"{url} holds a {self.store.get_meta('strategy')} model, not {self.kind}")
         self.ckpt_ = CheckpointDir(directory / "checkpoints")
         self.backbone_ = load_file(str(directory / BACKBONE_FILE))
-        self.template_ = build_template(self.spec_, self.lora_, self.backbone_)
-        self.head_init_ = {k: v.clone() for k, v in snapshot(head_params(self.template_)).items()}
+        if built is None:
+            self.template_ = build_template(self.spec_, self.lora_, self.backbone_)
+            self.head_init_ = {k: v.clone() for k, v in snapshot(head_params(self.template_)).items()}
+            built = (self.template_, self.head_init_, {}, {})
+        self.template_, self.head_init_ = built[0], built[1]
         self.assignment_ = self.store.assignment()
-        self._tensor_cache: dict[str, Tensors] = {}
+        self._tensor_cache: dict[str, Tensors] = built[2]
         self._sha_: dict[str, str] = {}
-        self._module_cache: dict[tuple[str, ...], nn.Module] = {}
+        self._module_cache: dict[tuple[str, ...], nn.Module] = built[3]
         if not fresh:
             self._load_serving()
             self._warm()
@@ -661,7 +686,7 @@ class ExactStrategy:
     def _module(self, keys: tuple[str, ...]) -> nn.Module:
         if keys not in self._module_cache:
             chain = [self._tensors(k) for k in keys]
-            self._module_cache[keys] = served_module(self.template_, chain, self.head_init_, self.spec_.depth)
+            self._module_cache[keys] = served_module(self.template_, chain, self.head_init_, self.spec_.num_layers)
         return self._module_cache[keys]
 
     def _warm(self, max_floats: float = 5e7) -> None:
@@ -725,12 +750,8 @@ class ExactStrategy:
         return snap.version, ServedEnsemble([m.module for m in snap.members], self.aggregation_)  # type: ignore[union-attr]
 
     def _as_tensor(self, x: Any) -> torch.Tensor:
-        t = torch.as_tensor(np.asarray(x, dtype=np.float32)) if not isinstance(x, torch.Tensor) else x.float()
-        if t.ndim != 2 or t.shape[1] != self.num_features:
-            raise DataError(f"expected inputs of shape (n, {self.num_features}), got {tuple(t.shape)}")
-        if not torch.isfinite(t).all():
-            raise DataError("inputs contain NaN or infinite values")
-        return t
+        """Inputs encoded for the backbone (numeric rows; texts are tokenised by an HF backbone's tokenizer)."""
+        return self.spec_.as_input(x)
 
     def predict_logits(self, x: Any) -> list[torch.Tensor]:
         self._check_fitted()
@@ -740,7 +761,8 @@ class ExactStrategy:
                 "every shard is dead (all its layers saw deleted data): retrain required before serving"
             )
         t = self._as_tensor(x)
-        return [predict_logits(m.module, t) for m in snap.members]  # type: ignore[union-attr]
+        bs = 2048 if isinstance(self.spec_, BuiltinBackbone) else 64
+        return [predict_logits(m.module, t, batch_size=bs) for m in snap.members]  # type: ignore[union-attr]
 
     def predict_proba(self, x: Any) -> np.ndarray:
         """Aggregated class probabilities of the served shards, shape (n, C)."""
@@ -748,6 +770,12 @@ class ExactStrategy:
 
     def predict(self, x: Any) -> np.ndarray:
         return self.predict_proba(x).argmax(axis=1)
+
+    def predict_labels(self, x: Any) -> list[Any]:
+        """Predicted class names when the model records declared label names, else class indices."""
+        names = self.config_.get("label_names")
+        pred = self.predict(x).tolist()
+        return [names[i] for i in pred] if names else pred
 
     def score(self, data: IdDataset) -> float:
         return float((self.predict(data.x) == data.y.numpy()).mean())
@@ -764,8 +792,11 @@ class ExactStrategy:
             raise ConfigError("give exactly one of ids or owner")
         if owner is not None:
             return self.store.ids_of_owner(owner)
+        ids = list(ids)  # type: ignore[arg-type]
+        if ids and self.config_.get("external_ids") and all(isinstance(i, str) for i in ids):
+            return self.store.ids_of_external(ids)  # external (string) ids, resolved through their keyed hashes
         try:
-            wanted = sorted({int(i) for i in ids})  # type: ignore[union-attr]
+            wanted = sorted({int(i) for i in ids})
         except (TypeError, ValueError):
             raise DataError(f"sample ids must be integers, got {ids!r}") from None
         if not wanted:
@@ -869,6 +900,7 @@ class ExactStrategy:
             if to_delete
             else "none (already forgotten)",
             id_hashes=sorted(store.id_hash(i) for i in to_delete),
+            external_id_hashes=store.external_hashes_of(to_delete) if self.config_.get("external_ids") else [],
             content_hashes=sorted(rows[i]["content_hash"] for i in to_delete),
             model_version_before=int(plan_dict.get("version_before", version_before)),
             model_version_after=self._snapshot.version,  # type: ignore[union-attr]

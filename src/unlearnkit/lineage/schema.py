@@ -31,6 +31,14 @@ class Sample(Base):
     deleted_at: Mapped[datetime | None]
 
 
+class ExternalId(Base):
+    """A sample's external (string) id, as a keyed hash only: deletions by external id resolve through it."""
+
+    __tablename__ = "external_ids"
+    external_hmac: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), unique=True)
+
+
 class SliceRow(Base):
     """One generation of one slice's membership; a retrain after deletion makes a new generation."""
 

@@ -30,6 +30,7 @@ from unlearnkit.lineage.schema import (
     Checkpoint,
     CheckpointSlice,
     DeletionRequest,
+    ExternalId,
     MetaRow,
     ModelVersion,
     RequestItem,
@@ -160,6 +161,10 @@ class LineageStore:
     def owner_hash(self, owner: str) -> str:
         return self._hmac(f"owner:{owner}")
 
+    def external_hash(self, external_id: str) -> str:
+        """HMAC-SHA256 of an external (string) id: the only form in which the store and receipts hold it."""
+        return self._hmac(f"external:{external_id}")
+
     # -- audit ----------------------------------------------------------------------------------------
     def record_event(self, event_type: str, payload: Mapping[str, Any], session: Session | None = None) -> str:
         """Append an event to the hash chain (ids and hashes only, never raw data); returns its hash."""
@@ -234,6 +239,8 @@ class LineageStore:
             s.flush()
             for (shard, sl), ids in sorted(by_slice.items()):
                 self._add_slice_generation(s, shard, sl, 0, ids)
+            for ext, sid in data.external_to_internal().items():
+                s.add(ExternalId(external_hmac=self.external_hash(ext), sample_id=sid))
             s.add(ModelVersion(version=0, created_at=utcnow(), reason="ingest", request_id=None))
             self.record_event(
                 "ingest", {"samples": len(data), "dataset_fingerprint": data.fingerprint(), "slices": len(by_slice)}, s
@@ -313,6 +320,28 @@ class LineageStore:
         if not ids:
             raise UnknownIdError(owner=owner)
         return list(ids)
+
+    def ids_of_external(self, external_ids: Iterable[str]) -> list[int]:
+        """Internal ids of external ids; raises :class:`UnknownIdError` naming the unknown ones."""
+        wanted = sorted({str(e) for e in external_ids})
+        found: dict[str, int] = {}
+        with self.session() as s:
+            for e in wanted:
+                sid = s.execute(
+                    select(ExternalId.sample_id).where(ExternalId.external_hmac == self.external_hash(e))
+                ).scalar_one_or_none()
+                if sid is not None:
+                    found[e] = sid
+        unknown = [e for e in wanted if e not in found]
+        if unknown:
+            raise UnknownIdError(unknown)  # type: ignore[arg-type]
+        return sorted(found.values())
+
+    def external_hashes_of(self, ids: Iterable[int]) -> list[str]:
+        """Keyed hashes of the external ids of internal ``ids`` (those that have one)."""
+        wanted = sorted({int(i) for i in ids})
+        with self.session() as s:
+            return sorted(s.execute(select(ExternalId.external_hmac).where(ExternalId.sample_id.in_(wanted))).scalars())
 
     def deleted_ids(self) -> set[int]:
         with self.session() as s:

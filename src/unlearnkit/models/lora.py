@@ -37,7 +37,11 @@ def attach_lora(model: nn.Module, spec: LoraSpec) -> nn.Module:
     from peft import LoraConfig, get_peft_model
 
     targets = [name for layer in model.lora_targets() for name in layer]
+    modules = dict(model.named_modules())
+    # GPT-2's Conv1D stores its weight transposed: peft must be told (fan_in_fan_out)
+    conv1d = any(type(modules[t]).__name__ == "Conv1D" for t in targets if t in modules)
     cfg = LoraConfig(
+        fan_in_fan_out=conv1d,
         r=spec.rank,
         lora_alpha=spec.alpha,
         lora_dropout=spec.dropout,

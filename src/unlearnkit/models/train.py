@@ -7,7 +7,7 @@ which is what the exactness tests check.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -25,8 +25,13 @@ def train_epochs(
     generator: torch.Generator,
     weight_decay: float = 0.0,
     loss_fn: nn.Module | None = None,
+    compute_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> list[float]:
-    """Train ``params`` with a fresh Adam for ``epochs``; returns the mean loss per epoch."""
+    """Train ``params`` with a fresh Adam for ``epochs``; returns the mean loss per epoch.
+
+    The loss is ``loss_fn(model(x), y)`` (cross-entropy by default) or ``compute_loss(x, y)`` when given
+    (a causal LM's next-token loss).
+    """
     params = list(params)
     if not params or len(x) == 0 or epochs <= 0:
         return []
@@ -41,7 +46,7 @@ def train_epochs(
         for start in range(0, n, batch_size):
             idx = perm[start : start + batch_size]
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[idx]), y[idx])
+            loss = compute_loss(x[idx], y[idx]) if compute_loss is not None else loss_fn(model(x[idx]), y[idx])
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
