@@ -18,19 +18,14 @@ from unlearnkit.errors import UnlearnkitError
 STRATEGY_CHOICES = ("s3t", "sisa", "retrain", "standard")
 
 
-def _parse_ids(text: str) -> list[int]:
-    out = []
-    for part in text.replace("\n", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            out.append(int(part))
-        except ValueError:
-            raise fail(f"sample ids must be integers, got {part!r}") from None
-    if not out:
+def _parse_ids(text: str) -> list[int] | list[str]:
+    """Integer sample ids, or external string ids (UUIDs, emails) when any id is not an integer."""
+    parts = [p.strip() for p in text.replace("\n", ",").split(",") if p.strip()]
+    if not parts:
         raise fail("no ids given")
-    return out
+    if all(p.lstrip("-").isdigit() for p in parts):
+        return [int(p) for p in parts]
+    return parts
 
 
 @app.command()
@@ -50,6 +45,17 @@ def train(
     mode: Annotated[str, typer.Option(help="SISA serving after a deletion: retrain | rollback")] = "retrain",
     aggregation: Annotated[str | None, typer.Option(help="mean (logit average) | vote")] = None,
     arch: Annotated[str, typer.Option(help="resmlp | transformer")] = "resmlp",
+    backbone: Annotated[
+        str | None,
+        typer.Option(help="hf:NAME_OR_PATH (a local Hugging Face model; --data is then a text file or image folder)"),
+    ] = None,
+    task: Annotated[str, typer.Option(help="with --backbone hf: classification | causal-lm")] = "classification",
+    labels: Annotated[str | None, typer.Option(help="declared label names, comma-separated (string labels)")] = None,
+    lora_layers: Annotated[
+        str | None, typer.Option(help="transformer layers that get LoRA, e.g. 6,7,8,9,10,11")
+    ] = None,
+    max_length: Annotated[int, typer.Option(help="with --backbone hf: tokens per text")] = 64,
+    pooling: Annotated[str, typer.Option(help="with --backbone hf: model (its own head) | mean")] = "model",
     epochs: Annotated[int | None, typer.Option(help="epochs per stage (standard: total epochs)")] = None,
     lr: Annotated[float | None, typer.Option(help="learning rate")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
@@ -66,7 +72,14 @@ def train(
         raise fail(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGY_CHOICES)}")
     if out.exists():
         raise fail(f"{out}: already exists (choose another --out or remove it)")
-    bundle = resolve_data(data, seed=seed, public=public, public_fraction=public_fraction)
+    bb = None
+    if backbone is not None and backbone not in ("resmlp", "transformer"):
+        if strategy == "standard":
+            raise fail("--backbone applies to exact strategies (s3t, sisa, retrain)")
+        bb, bundle = _backbone_data(backbone, data, task, labels, lora_layers, max_length, pooling)
+    else:
+        arch = backbone or arch
+        bundle = resolve_data(data, seed=seed, public=public, public_fraction=public_fraction)
     t0 = time.perf_counter()
     if strategy == "standard":
         _train_standard(bundle, out, arch, epochs, lr, seed, data, public, public_fraction)
@@ -81,6 +94,7 @@ def train(
         "seed": seed,
         "aggregation": aggregation,
         "executor": make_executor(executor),
+        "backbone": bb,
     }
     if epochs is not None:
         kwargs["epochs"] = epochs
@@ -99,6 +113,34 @@ def train(
     typer.echo(f"{strategy} model written to {out} in {time.perf_counter() - t0:.1f}s{acc}")
     typer.echo(f"backbone: {model.backbone_description_}")
     model.close()
+
+
+def _backbone_data(
+    spec: str, data: str, task: str, labels: str | None, lora_layers: str | None, max_length: int, pooling: str
+):
+    """An HF backbone and the user's data encoded by it: a text file (CSV/Parquet/JSONL) or an image folder."""
+    from unlearnkit.data import DataBundle
+    from unlearnkit.models.backbones import resolve_backbone
+    from unlearnkit.models.backbones.hf import HFBackbone
+
+    if not spec.startswith("hf:"):
+        resolve_backbone(spec)  # raises the one-line error naming the accepted forms
+    try:
+        layers = [int(i) for i in lora_layers.split(",")] if lora_layers else None
+    except ValueError:
+        raise fail(f"--lora-layers must be comma-separated integers, got {lora_layers!r}") from None
+    names = [n.strip() for n in labels.split(",") if n.strip()] if labels else None
+    bb = HFBackbone(spec, task=task, layers=layers, max_length=max_length, pooling=pooling)
+    path = Path(data)
+    if bb.modality == "image":
+        from unlearnkit.data.images import load_image_folder
+
+        train = load_image_folder(path, bb, label_names=names)
+    else:
+        from unlearnkit.data.text import load_text
+
+        train = load_text(path, bb, label_names=names, require_label=task != "causal-lm")
+    return bb, DataBundle(train=train, test=None, public=None, name=train.name)
 
 
 def _status(progress: bool, message: str):
@@ -167,7 +209,7 @@ def forget(
     if as_json:
         typer.echo(receipt.to_json())
         return
-    if wanted is not None:
+    if wanted is not None and all(isinstance(i, int) for i in wanted):
         done = set(receipt.already_forgotten)
         model = load_strategy(directory, db)
         noop = [i for i in wanted if model.store.id_hash(i) in done]
@@ -195,14 +237,35 @@ def predict(
     out: Annotated[Path, typer.Option(help="where to write predictions (CSV)")],
     db: Annotated[str | None, typer.Option(help="lineage database URL")] = None,
 ) -> None:
-    """Write ``id, prediction, p_0 … p_{C-1}`` for every row of ``--data``."""
+    """Write ``id, prediction, p_0 … p_{C-1}`` for every row of ``--data`` (text files for HF text models)."""
     import numpy as np
     import torch
 
     from unlearnkit.data import load_table
 
-    rows = load_table(data, require_label=False)
-    if (directory / "model.json").is_file():
+    names = None
+    if (directory / "backbone").is_dir():  # a Hugging Face backbone: rows are texts (or an image folder)
+        from unlearnkit.exact import load_strategy
+
+        strategy = load_strategy(directory, db)
+        try:
+            bb = strategy.spec_
+            if bb.modality == "image":
+                from unlearnkit.data.images import load_image_folder
+
+                rows = load_image_folder(data, bb, label_names=strategy.config_.get("label_names"))
+            else:
+                from unlearnkit.data.text import load_text
+
+                rows = load_text(data, bb, label_names=strategy.config_.get("label_names"), require_label=False)
+            proba = strategy.predict_proba(rows.x)
+            names = strategy.config_.get("label_names")
+        except UnlearnkitError as exc:
+            raise fail(str(exc)) from None
+        finally:
+            strategy.close()
+    elif (directory / "model.json").is_file():
+        rows = load_table(data, require_label=False)
         from unlearnkit.models.io import load_model
         from unlearnkit.models.train import predict_logits
 
@@ -213,6 +276,7 @@ def predict(
     else:
         from unlearnkit.exact import load_strategy
 
+        rows = load_table(data, require_label=False)
         strategy = load_strategy(directory, db)
         try:
             proba = strategy.predict_proba(rows.x)
@@ -224,8 +288,9 @@ def predict(
     with tmp.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["id", "prediction", *[f"p_{c}" for c in range(proba.shape[1])]])
-        for i, p in zip(rows.id_list(), proba, strict=True):
-            w.writerow([i, int(np.argmax(p)), *[f"{v:.6f}" for v in p]])
+        for i, p in zip(rows.external_ids or rows.id_list(), proba, strict=True):
+            k = int(np.argmax(p))
+            w.writerow([i, names[k] if names else k, *[f"{v:.6f}" for v in p]])
     tmp.replace(out)
     typer.echo(f"wrote {len(rows)} predictions to {out}")
 
