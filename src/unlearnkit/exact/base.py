@@ -360,7 +360,7 @@ class ExactStrategy:
             batch_size=self.batch_size,
             seed=derive_seed(self.seed, "backbone"),
         )
-        if public is None:
+        if public is None and "randomly initialised" in description:
             log.warning("backbone: %s", description)
         # the shard/slice assignment key: secret and random unless given (counterfactual tests share one)
         salt = self.salt or secrets.token_hex(16)
