@@ -61,9 +61,9 @@ from unlearnkit.exact.aggregation import AGGREGATIONS, aggregate
 from unlearnkit.exact.checkpoints import CheckpointDir
 from unlearnkit.lineage.exports import newly_stale
 from unlearnkit.lineage.store import AuditReport, LineageStore, iso, utcnow
-from unlearnkit.models.export import ServedEnsemble
 from unlearnkit.models.backbones import Backbone, BuiltinBackbone, backbone_from_config, resolve_backbone
 from unlearnkit.models.backbones.card import write_model_card
+from unlearnkit.models.export import ServedEnsemble
 from unlearnkit.models.lora import LoraSpec, head_params, layer_blocks, snapshot
 from unlearnkit.models.train import predict_logits
 from unlearnkit.models.zoo import ARCHS, ModelSpec
