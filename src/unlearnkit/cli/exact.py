@@ -202,6 +202,9 @@ def forget(
             raise fail(f"{ids_file}: no such file")
         wanted = _parse_ids(ids_file.read_text())
     model = load_strategy(directory, db)
+    if wanted and isinstance(wanted[0], str) and not model.config_.get("external_ids"):
+        model.close()
+        raise fail(f"sample ids must be integers (this model has no external string ids), got {wanted[0]!r}")
     try:
         receipt = model.forget(wanted, owner, request_id=request_id, defer_retrain=defer_retrain)
     finally:

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
+from unlearnkit.data.dataset import IdDataset
 from unlearnkit.errors import DataError
 
 
@@ -82,3 +84,29 @@ def encode_labels(
     if unknown:
         raise DataError(f"{name}: label(s) {unknown[:5]} not in the declared label set {names}")
     return np.asarray([index[str(v)] for v in labels], dtype=np.int64), names, len(names)
+
+
+def encoded_dataset(
+    x: torch.Tensor,
+    y: np.ndarray,
+    ids: Sequence[Any] | None,
+    owners: Sequence[str | None] | None,
+    label_names: Sequence[str] | None,
+    num_classes: int,
+    name: str,
+) -> IdDataset:
+    """An :class:`IdDataset` of encoded rows with internal ids (and external ones when ``ids`` are strings)."""
+    internal, external = split_ids(ids, len(x), name)
+    if owners is not None and len(owners) != len(x):
+        raise DataError(f"{name}: {len(owners)} owners for {len(x)} rows")
+    order = np.argsort(internal, kind="stable")
+    return IdDataset(
+        x=x[torch.as_tensor(order)].contiguous(),
+        y=torch.as_tensor(y[order]),
+        ids=torch.as_tensor(internal[order]),
+        owners=None if owners is None else tuple(owners[i] for i in order),
+        num_classes=num_classes,
+        name=name,
+        external_ids=None if external is None else tuple(external[i] for i in order),
+        label_names=None if label_names is None else tuple(label_names),
+    )

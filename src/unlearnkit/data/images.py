@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from unlearnkit.data.dataset import IdDataset
-from unlearnkit.data.external_ids import encode_labels, split_ids
+from unlearnkit.data.external_ids import encode_labels, encoded_dataset
 from unlearnkit.errors import ConfigError, DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -95,18 +95,7 @@ def image_dataset(
     if len(labels) != len(x):
         raise DataError(f"{name}: {len(labels)} labels for {len(x)} images")
     y, names, k = encode_labels(list(labels), label_names, num_classes, name)
-    internal, external = split_ids(ids, len(x), name)
-    order = np.argsort(internal, kind="stable")
-    return IdDataset(
-        x=x[torch.as_tensor(order)].contiguous(),
-        y=torch.as_tensor(y[order]),
-        ids=torch.as_tensor(internal[order]),
-        owners=None if owners is None else tuple(owners[i] for i in order),
-        num_classes=k,
-        name=name,
-        external_ids=None if external is None else tuple(external[i] for i in order),
-        label_names=None if names is None else tuple(names),
-    )
+    return encoded_dataset(x, y, ids, owners, names, k, name)
 
 
 def load_npy(
