@@ -232,6 +232,15 @@ def markdown(agg: dict, checks: list[dict], cfg: GraphBenchConfig, elapsed: floa
     return "\n".join(lines)
 
 
+def _short(setting: str) -> str:
+    return (
+        setting.replace("link prediction: ", "link: ")
+        .replace("node classification: ", "node cls: ")
+        .replace(" (random)", "")
+        .replace(" deletion", "")
+    )
+
+
 def figures(agg: dict, out: Path, cfg: GraphBenchConfig) -> list[str]:
     import matplotlib
 
@@ -241,8 +250,12 @@ def figures(agg: dict, out: Path, cfg: GraphBenchConfig) -> list[str]:
     written = []
     tables = sorted({k[:3] for k in agg if "dt_auroc" in agg[k]})
     if tables:
-        fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 4), squeeze=False)
-        for ax, (g, a, s) in zip(axes[0], tables, strict=True):
+        ncols = min(3, len(tables))
+        nrows = -(-len(tables) // ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.9 * nrows), squeeze=False)
+        for ax in axes.flat[len(tables) :]:
+            ax.set_visible(False)
+        for ax, (g, a, s) in zip(axes.flat, tables, strict=False):
             for method, (color, marker) in STYLE.items():
                 v = agg.get((g, a, s, method))
                 if v is None:
@@ -271,7 +284,7 @@ def figures(agg: dict, out: Path, cfg: GraphBenchConfig) -> list[str]:
         plt.close(fig)
     # cost: time and FLOPs relative to Retrain / Original, per table
     all_tables = sorted({k[:3] for k in agg})
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.8))
     methods = [label for label, _, _ in cfg.methods]
     for k, (g, a, s) in enumerate(all_tables):
         for j, method in enumerate(methods):
@@ -285,11 +298,11 @@ def figures(agg: dict, out: Path, cfg: GraphBenchConfig) -> list[str]:
             axes[1].plot(x, v["flops_forward"][0] / o["flops_forward"][0], marker, color=color, label=label)
     for ax, title in zip(axes, ("unlearning time / Retrain's", "FLOPs per forward / Original's"), strict=True):
         ax.set_xticks(range(len(all_tables)))
-        ax.set_xticklabels([f"{g}\n{s.split(': ')[1]}" for g, _, s in all_tables], fontsize=6, rotation=30)
+        ax.set_xticklabels([f"{g}\n{_short(s)}" for g, _, s in all_tables], fontsize=7, rotation=45, ha="right")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
     axes[0].set_yscale("log")
-    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.suptitle(f"Cost, seeds {', '.join(map(str, cfg.seeds))}", fontsize=10)
     fig.tight_layout()
     for ext in ("png", "pdf"):
