@@ -16,7 +16,7 @@ from unlearnkit.graph.tasks import link_split, make_deletion
 from unlearnkit.graph.train import GraphTrainConfig, train_original
 
 
-@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta", "ignore:Sparse invariant checks")
 @pytest.mark.parametrize("arch", ARCHS)
 def test_edge_index_and_sparse_adjacency_agree(arch: str) -> None:
     data = sbm(blocks=3, block_size=10, num_features=8, seed=0)
