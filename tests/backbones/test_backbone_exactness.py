@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from tests.backbones.tiny_hf import TOPICS, topic_texts
+from unlearnkit.errors import ConfigError
 from unlearnkit.exact import S3T, SISA, EnsembleLM, load_strategy
 
 FAST = dict(epochs=2, batch_size=16, lora_rank=2, lr=1e-2, seed=0, salt="test-salt")
@@ -201,6 +202,8 @@ def test_generation_equals_counterfactual_after_forgetting(hf_dirs, tmp_path):
     b = s3t(c.backbone, **kw).fit(swapped, directory=tmp_path / "b")
     la, lb = EnsembleLM(a), EnsembleLM(b)
     prompts = ["the great", "the old soup", "the cheap laptop was"]
+    with pytest.raises(ConfigError, match="EnsembleLM"):
+        a.predict(c.probe)
     receipt = a.forget(owner=user)
     b.forget(owner=user)
     assert receipt.count == len(ids)

@@ -755,6 +755,8 @@ class ExactStrategy:
 
     def predict_logits(self, x: Any) -> list[torch.Tensor]:
         self._check_fitted()
+        if self.spec_.task == "causal-lm":
+            raise ConfigError("a causal-LM model serves text: use unlearnkit.exact.EnsembleLM(model).generate(...)")
         snap = self._snapshot
         if not snap.members:  # type: ignore[union-attr]
             raise RetrainRequiredError(
