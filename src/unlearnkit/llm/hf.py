@@ -59,6 +59,7 @@ def save_lm(directory: Path, model: Any, tokenizer: Any, meta: dict[str, Any]) -
     if directory.exists():
         raise ConfigError(f"{directory}: already exists (choose another --out or remove it)")
     directory.parent.mkdir(parents=True, exist_ok=True)
+    require_transformers().utils.logging.disable_progress_bar()
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
         if hasattr(model, "save_lm"):  # composite models (WHP) write their own parts

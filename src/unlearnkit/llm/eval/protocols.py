@@ -116,13 +116,16 @@ def alpha_sweep(
     alphas: Sequence[float] = (1, 2, 4, 8, 16, 32),
     metrics: Sequence[str] = ("knowmem_select",),
     reference: Any = None,
+    reference_logs: dict[str, dict[str, Any]] | None = None,
 ) -> CheckpointRun:
     """MUSE's α sweep for Task Vector / WHP: the first α whose selection KnowMem ≤ the reference's."""
     names = list(dict.fromkeys(["knowmem_select", *metrics]))
     curve, models, seconds = [], [], []
     for a in alphas:
         res = make(float(a)).unlearn(model, split, ctx=ctx)
-        row = evaluate_lm(res.model, split.tokenizer, evalset, reference=reference, metrics=names)
+        row = evaluate_lm(
+            res.model, split.tokenizer, evalset, reference=reference, reference_logs=reference_logs, metrics=names
+        )
         curve.append({"alpha": float(a), "step": res.steps, **row})
         models.append(res.model)
         seconds.append(res.seconds)

@@ -27,7 +27,7 @@ class GA(GradientUnlearner):
 
     config_cls = LMUnlearnConfig
     display = "GA"
-    toy: ClassVar[dict] = {"lr": 2e-4, "batch_size": 16, "epochs": 30}
+    toy: ClassVar[dict] = {"lr": 2e-4, "batch_size": 16, "epochs": 40}
 
     def forget_loss(self, model: nn.Module, batch: TextBatch, reference: nn.Module | None) -> torch.Tensor:
         return -sequence_nll(forward(model, batch).logits, batch.labels).mean()

@@ -25,4 +25,4 @@ class GA_GDR(GA):
     config_cls = RegularizedConfig
     display = "GA_GDR"
     retain_term = "nll"
-    toy: ClassVar[dict] = {"lr": 2e-4, "batch_size": 16, "epochs": 30}
+    toy: ClassVar[dict] = {"lr": 2e-4, "batch_size": 16, "epochs": 40}

@@ -26,4 +26,4 @@ class GA_KLR(GA):
     config_cls = RegularizedConfig
     display = "GA_KLR"
     retain_term = "kl"
-    toy: ClassVar[dict] = {"lr": 2e-4, "batch_size": 16, "epochs": 30}
+    toy: ClassVar[dict] = {"lr": 2e-4, "batch_size": 16, "epochs": 40}

@@ -48,7 +48,7 @@ class NPO(GA):
     config_cls = NPOConfig
     display = "NPO"
     uses_reference = True
-    toy: ClassVar[dict] = {"lr": 2e-4, "batch_size": 16, "epochs": 30}
+    toy: ClassVar[dict] = {"lr": 2e-4, "batch_size": 16, "epochs": 40}
 
     def forget_loss(self, model: nn.Module, batch: TextBatch, reference: nn.Module | None) -> torch.Tensor:
         if reference is None:

@@ -21,4 +21,4 @@ class NPO_GDR(NPO):
     config_cls = NPORegularizedConfig
     display = "NPO_GDR"
     retain_term = "nll"
-    toy: ClassVar[dict] = {"lr": 2e-4, "batch_size": 16, "epochs": 30}
+    toy: ClassVar[dict] = {"lr": 2e-4, "batch_size": 16, "epochs": 40}

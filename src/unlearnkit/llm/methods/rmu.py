@@ -60,7 +60,14 @@ class RMU(GradientUnlearner):
     display = "RMU"
     uses_reference = True
     retain_term = "activations"
-    toy: ClassVar[dict] = {"layer": 2, "lr": 1e-3, "batch_size": 16, "num_batches": 80, "alpha": 100.0}
+    toy: ClassVar[dict] = {
+        "layer": 2,
+        "lr": 1e-3,
+        "batch_size": 16,
+        "num_batches": 120,
+        "alpha": 10.0,
+        "steering_coeff": 20.0,
+    }
 
     def total_steps(self, split: LMSplit) -> int:
         return self.config.num_batches

@@ -52,6 +52,7 @@ class TinyGPT2Config:
     n_embd: int = field(default=64, metadata={"help": "width"})
     n_inner: int = field(default=256, metadata={"help": "MLP width"})
     n_positions: int = field(default=32, metadata={"help": "context length"})
+    activation: str = field(default="gelu", metadata={"help": "MLP activation (exact GELU: one fused op on CPU)"})
 
 
 def tiny_gpt2(tokenizer: Any, config: TinyGPT2Config | None = None, seed: int = 0) -> Any:
@@ -65,12 +66,14 @@ def tiny_gpt2(tokenizer: Any, config: TinyGPT2Config | None = None, seed: int = 
         n_layer=c.n_layer,
         n_head=c.n_head,
         n_inner=c.n_inner,
+        activation_function=c.activation,
         resid_pdrop=0.0,
         embd_pdrop=0.0,
         attn_pdrop=0.0,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
+        use_cache=False,
     )
     state = torch.random.get_rng_state()
     torch.manual_seed(derive_seed(seed, "tiny-gpt2-init"))
