@@ -59,3 +59,22 @@ def test_world_models_memorise_and_reference_does_not(tiny) -> None:
     ref = evaluate_lm(tiny.retrain, tiny.tokenizer, ev, metrics=["verbmem_f", "mia_min_k"])
     assert tgt["verbmem_f"] > ref["verbmem_f"]
     assert tgt["mia_min_k"] < ref["mia_min_k"]  # MUSE orientation: memorised → AUC toward 0
+
+
+def test_hub_loaders_without_datasets_are_a_one_line_hint(monkeypatch) -> None:
+    import builtins
+
+    from unlearnkit.llm import hub
+
+    real = builtins.__import__
+
+    def no_datasets(name, *a, **k):
+        if name == "datasets":
+            raise ImportError(name)
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_datasets)
+    with pytest.raises(ConfigError, match="pip install"):
+        hub.tofu("forget10", tokenizer=world_tokenizer())
+    with pytest.raises(ConfigError, match="MUSE corpus"):
+        hub.muse("Poems", tokenizer=world_tokenizer())
