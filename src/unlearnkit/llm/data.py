@@ -182,23 +182,27 @@ def cycle_batches(data: TextBatch, batch_size: int, generator: torch.Generator) 
 
 
 # -- corpora from files --------------------------------------------------------------------------------------
+def _jsonl_rows(path: Path, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """The objects of a ``.jsonl`` file, each checked to carry string ``fields``; errors name the line."""
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{n}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not all(isinstance(row.get(f), str) for f in fields):
+            raise DataError(f"{path}:{n}: expected an object with string {', '.join(map(repr, fields))} field(s)")
+        yield row
+
+
 def read_texts(path: str | Path, field_name: str = "text") -> list[str]:
     """A ``.txt`` file (one document per blank-line-separated block) or ``.jsonl`` (``{"text": ...}`` per line)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.suffix == ".jsonl":
-        out = []
-        for n, line in enumerate(path.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{n}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get(field_name), str):
-                raise DataError(f"{path}:{n}: expected an object with a string {field_name!r} field")
-            out.append(row[field_name])
+        out = [row[field_name] for row in _jsonl_rows(path, (field_name,))]
     elif path.suffix == ".txt":
         out = [block.strip() for block in path.read_text().split("\n\n") if block.strip()]
     else:
@@ -213,22 +217,10 @@ def read_qa(path: str | Path) -> list[QAItem]:
     path = Path(path)
     if not path.is_file() or path.suffix != ".jsonl":
         raise DataError(f"{path}: expected an existing .jsonl file of question/answer objects")
-    items = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{n}: not JSON ({exc.msg})") from None
-        if (
-            not isinstance(row, dict)
-            or not isinstance(row.get("question"), str)
-            or not isinstance(row.get("answer"), str)
-        ):
-            raise DataError(f"{path}:{n}: expected string 'question' and 'answer' fields")
-        items.append(QAItem(row["question"], row["answer"], tuple(row.get("perturbed") or ())))
-    return items
+    return [
+        QAItem(r["question"], r["answer"], tuple(r.get("perturbed") or ()))
+        for r in _jsonl_rows(path, ("question", "answer"))
+    ]
 
 
 def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -41,6 +41,25 @@ class FinetuneConfig(MethodConfig):
         require(self.alpha >= 0, f"alpha must be >= 0, got {self.alpha}")
 
 
+def reinforce(
+    method: LMUnlearner, model: nn.Module, split: LMSplit, ctx: RunContext, counter: StepCounter, stream: str
+) -> tuple[nn.Module, nn.Module, list[float]]:
+    """(a copy of the target, a second copy fine-tuned on D_f, the fine-tune losses): Task Vector's and WHP's start."""
+    cfg = method.config
+    target = method._prepare(model, split, ctx)
+    tuned = method._prepare(target, split, RunContext(seed=ctx.seed, threads=ctx.threads))
+    losses = finetune(
+        tuned,
+        split.batch("forget"),
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        batch_size=cfg.batch_size,
+        counter=counter,
+        generator=ctx.generator(method.name, stream),
+    )
+    return target, tuned, losses
+
+
 def negate_task_vector(target: nn.Module, finetuned: nn.Module, alpha: float) -> None:
     """θ_tgt ← θ_tgt − α·(θ_ft − θ_tgt), in place on ``target`` (floating-point tensors only)."""
     ft = finetuned.state_dict()
@@ -67,17 +86,7 @@ class TaskVector(LMUnlearner):
         cfg = self.config
         counter = StepCounter(cfg.max_steps)
         with stopwatch() as t:
-            out = self._prepare(model, split, ctx)
-            tuned = self._prepare(out, split, RunContext(seed=ctx.seed, threads=ctx.threads))
-            losses = finetune(
-                tuned,
-                split.batch("forget"),
-                epochs=cfg.epochs,
-                lr=cfg.lr,
-                batch_size=cfg.batch_size,
-                counter=counter,
-                generator=ctx.generator(self.name, "finetune"),
-            )
+            out, tuned, losses = reinforce(self, model, split, ctx, counter, "finetune")
             if counter.steps:
                 negate_task_vector(out, tuned, cfg.alpha)
         return build_result(

@@ -21,8 +21,8 @@ from torch import nn
 from unlearnkit.approx._common import StepCounter, build_result, stopwatch
 from unlearnkit.context import RunContext
 from unlearnkit.llm.data import LMSplit
-from unlearnkit.llm.methods.base import LMUnlearner, finetune
-from unlearnkit.llm.methods.task_vector import FinetuneConfig
+from unlearnkit.llm.methods.base import LMUnlearner
+from unlearnkit.llm.methods.task_vector import FinetuneConfig, reinforce
 from unlearnkit.registry import register_method
 from unlearnkit.types import UnlearnResult
 
@@ -77,17 +77,7 @@ class WHP(LMUnlearner):
         cfg = self.config
         counter = StepCounter(cfg.max_steps)
         with stopwatch() as t:
-            target = self._prepare(model, split, ctx)
-            reinforced = self._prepare(target, split, RunContext(seed=ctx.seed, threads=ctx.threads))
-            losses = finetune(
-                reinforced,
-                split.batch("forget"),
-                epochs=cfg.epochs,
-                lr=cfg.lr,
-                batch_size=cfg.batch_size,
-                counter=counter,
-                generator=ctx.generator(self.name, "reinforce"),
-            )
+            target, reinforced, losses = reinforce(self, model, split, ctx, counter, "reinforce")
             out = WHPModel(target, reinforced, cfg.alpha)
         return build_result(
             self,
