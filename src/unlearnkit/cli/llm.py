@@ -327,7 +327,7 @@ def bench_cmd(
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1,2",
     methods: Annotated[str | None, typer.Option(help="comma-separated LM methods (default all)")] = None,
     quick: Annotated[bool, typer.Option(help="1 seed, GA/NPO/GA_GDR, no scalability/sustainability")] = False,
-    every: Annotated[int, typer.Option(help="steps between checkpoints")] = 5,
+    every: Annotated[int, typer.Option(help="steps between checkpoints")] = 10,
 ) -> None:
     """MUSE table on the generated world (≥ 3 seeds), step curves, scalability and sustainability figures."""
     from rich.console import Console
