@@ -126,7 +126,8 @@ def test_forget_quality_is_one_against_itself(tiny) -> None:
         metrics=["forget_quality", "utility_preserved", "truth_ratio_f", "model_utility"],
     )
     assert out["forget_quality"] == 1.0
-    assert out["utility_preserved"] == 100.0
+    # 100 % of itself (undefined, NaN, when the tiny model answers no retain question at all)
+    assert out["utility_preserved"] == 100.0 or math.isnan(out["utility_preserved"])
     assert 0 < out["truth_ratio_f"] <= 1 and 0 <= out["model_utility"] <= 1
 
 

@@ -69,6 +69,8 @@ class LMBenchConfig:
     model: TinyGPT2Config | None = None
     train: LMTrainConfig | None = None
     resume: bool = True
+    exact: bool = True
+    """Add the S3T language model's row (when the exact engine supports causal LMs)."""
     """Reuse ``seed-N.json`` files in the output directory (seeds can run as separate processes)."""
 
     @classmethod
@@ -110,6 +112,14 @@ def _fixed(info: Any, method: Any, run: Any, base_forget: int, overrides: dict[s
     return lambda size: make_method(info, overrides, epochs=epochs)
 
 
+def exact_available() -> bool:
+    try:
+        from unlearnkit.bench import llm_exact  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def exact_lm_row(wm: WorldModels, split: Any, evalset: Any, ref_logs: dict, seed: int) -> dict[str, Any] | None:
     """The S3T language model after ``forget`` (fold0's ids), when the exact engine offers one; else ``None``."""
     try:
@@ -141,7 +151,7 @@ def run_seed(seed: int, cfg: LMBenchConfig, echo: Callable[[str], None]) -> dict
         {"method": "Target", "seed": seed, "stop_step": None, "seconds": wm.seconds["target"], **full(wm.target)},
         {"method": "Retrain", "seed": seed, "stop_step": None, "seconds": wm.seconds["retrain"], **full(wm.retrain)},
     ]
-    exact = exact_lm_row(wm, split, ev, ref_logs, seed)
+    exact = exact_lm_row(wm, split, ev, ref_logs, seed) if cfg.exact else None
     if exact is not None:
         rows.append({"seed": seed, **exact})
     curves: dict[str, list[dict[str, Any]]] = {}
@@ -265,6 +275,10 @@ def run_benchmark(out_dir: Path, cfg: LMBenchConfig, echo: Callable[[str], None]
             continue
         seeds.append(run_seed(seed, cfg, echo))
         path.write_text(json.dumps(seeds[-1], indent=1, default=str))
+    for result in seeds:  # exact rows computed in a separate process (exact-N.json), when the engine has LMs
+        extra = out_dir / f"exact-{result['seed']}.json"
+        if extra.is_file() and exact_available() and not any(r["method"].startswith("S3T") for r in result["rows"]):
+            result["rows"].insert(2, {"seed": result["seed"], **json.loads(extra.read_text())})
     import transformers
 
     results = {
