@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -17,6 +19,11 @@ TINY_TRAIN = LMTrainConfig(steps=120, lr=1e-2, batch_size=32, max_length=32)
 
 
 @pytest.fixture(scope="session")
-def tiny() -> WorldModels:
+def tiny_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("llm-models")
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_cache) -> WorldModels:
     torch.set_num_threads(1)
-    return world_models(TINY_WORLD, TINY_MODEL, TINY_TRAIN, seed=0)
+    return world_models(TINY_WORLD, TINY_MODEL, TINY_TRAIN, seed=0, cache_dir=tiny_cache)

@@ -8,20 +8,20 @@ from tests.llm.conftest import TINY_MODEL, TINY_TRAIN, TINY_WORLD
 from unlearnkit.bench.llm import LMBenchConfig, run_benchmark
 
 
-def test_bench_writes_report(tmp_path, tiny) -> None:
+def test_bench_writes_report(tmp_path, tiny, tiny_cache) -> None:
     cfg = LMBenchConfig(
         seeds=(0,),
-        methods=("ga", "task_vector"),
+        methods=("ga",),
         every=4,
         world=TINY_WORLD,
         model=TINY_MODEL,
         train=TINY_TRAIN,
-        overrides={"llm_ga": {"epochs": 4}, "llm_task_vector": {"epochs": 2}},
+        overrides={"llm_ga": {"epochs": 4}},
     )
     summary = run_benchmark(tmp_path, cfg, echo=lambda _: None)
     results = json.loads((tmp_path / "results.json").read_text())
     rows = {r["method"] for r in results["seeds"][0]["rows"]}
-    assert {"Target", "Retrain", "GA", "TaskVector"} <= rows
+    assert {"Target", "Retrain", "GA"} <= rows
     assert results["seeds"][0]["failures"] == []
     md = (tmp_path / "results.md").read_text()
     assert "| GA |" in md and "Directions MUSE reports" in md
