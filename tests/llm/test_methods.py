@@ -18,7 +18,7 @@ from unlearnkit.context import RunContext
 from unlearnkit.llm.losses import sequence_nll
 from unlearnkit.registry import list_methods
 
-METHODS = [m.name for m in list_methods("llm")]
+METHODS = [m.name for m in list_methods(family="llm")]
 # keep each run to a few dozen steps on the tiny model
 FAST: dict[str, dict[str, Any]] = {
     "llm_retrain": {"steps": 40},
@@ -30,7 +30,7 @@ _RUNS: dict[str, Any] = {}
 
 
 def make(name: str, **extra: Any) -> Any:
-    info = next(m for m in list_methods("llm") if m.name == name)
+    info = next(m for m in list_methods(family="llm") if m.name == name)
     cfg = {**info.cls.toy, "epochs": 8, **FAST.get(name, {}), **extra}
     fields = set(info.cls.config_cls.__dataclass_fields__)
     return info.cls(config_from_dict(info.cls.config_cls, {k: v for k, v in cfg.items() if k in fields}))
@@ -101,7 +101,7 @@ def test_registry_declares_the_muse_methods() -> None:
         "llm_rmu",
         "llm_retrain",
     } <= set(METHODS)
-    for info in list_methods("llm"):
+    for info in list_methods(family="llm"):
         doc = __import__(info.cls.__module__, fromlist=["_"]).__doc__ or ""
         assert "arxiv" in doc.lower(), f"{info.name}: the module docstring cites no arXiv id"
         assert info.paper and info.cls.display

@@ -79,7 +79,7 @@ class LMBenchConfig:
 
 
 def lm_methods(cfg: LMBenchConfig) -> list[Any]:
-    infos = [m for m in list_methods("llm") if m.name != "llm_retrain"]
+    infos = [m for m in list_methods(family="llm") if m.name != "llm_retrain"]
     if cfg.methods is not None:
         known = {m.name for m in infos}
         wanted = [m if m.startswith("llm_") else f"llm_{m}" for m in cfg.methods]

@@ -211,6 +211,8 @@ def unlearn_cmd(
     name = method if method.startswith("llm_") else f"llm_{method}"
     try:
         info = get_method(name)
+        if getattr(info, "family", "llm") != "llm":
+            raise fail(f"method {method!r} is not a language-model method (see: unlearnkit methods)")
         cfg = config_from_dict(info.cls.config_cls, {**(info.cls.toy if toy else {}), **parse_set_values(set_)})
     except UnlearnkitError as exc:
         raise fail(str(exc)) from None

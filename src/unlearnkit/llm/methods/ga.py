@@ -21,7 +21,9 @@ from unlearnkit.llm.methods.base import GradientUnlearner, LMUnlearnConfig, forw
 from unlearnkit.registry import register_method
 
 
-@register_method("llm_ga", task="llm", needs=("forget",), paper="MUSE GA baseline (Shi et al., arXiv 2407.06460)")
+@register_method(
+    "llm_ga", task="llm", family="llm", needs=("forget",), paper="MUSE GA baseline (Shi et al., arXiv 2407.06460)"
+)
 class GA(GradientUnlearner):
     """Ascend the forget texts' NLL."""
 

@@ -17,7 +17,11 @@ from unlearnkit.registry import register_method
 
 
 @register_method(
-    "llm_ga_gdr", task="llm", needs=("forget", "retain"), paper="MUSE GA_GDR baseline (Shi et al., arXiv 2407.06460)"
+    "llm_ga_gdr",
+    task="llm",
+    family="llm",
+    needs=("forget", "retain"),
+    paper="MUSE GA_GDR baseline (Shi et al., arXiv 2407.06460)",
 )
 class GA_GDR(GA):
     """GA plus NLL on retain1."""

@@ -18,7 +18,11 @@ from unlearnkit.registry import register_method
 
 
 @register_method(
-    "llm_ga_klr", task="llm", needs=("forget", "retain"), paper="MUSE GA_KLR baseline (Shi et al., arXiv 2407.06460)"
+    "llm_ga_klr",
+    task="llm",
+    family="llm",
+    needs=("forget", "retain"),
+    paper="MUSE GA_KLR baseline (Shi et al., arXiv 2407.06460)",
 )
 class GA_KLR(GA):
     """GA plus KL(target ‖ model) on retain1."""

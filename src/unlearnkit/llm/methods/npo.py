@@ -41,7 +41,9 @@ class NPORegularizedConfig(NPOConfig, RegularizedConfig):
     """NPO's β plus the retain weight α."""
 
 
-@register_method("llm_npo", task="llm", needs=("forget",), paper="NPO (Zhang et al., COLM 2024, arXiv 2404.05868)")
+@register_method(
+    "llm_npo", task="llm", family="llm", needs=("forget",), paper="NPO (Zhang et al., COLM 2024, arXiv 2404.05868)"
+)
 class NPO(GA):
     """Negative preference optimisation on the forget texts against the frozen input model."""
 

@@ -13,7 +13,11 @@ from unlearnkit.registry import register_method
 
 
 @register_method(
-    "llm_npo_gdr", task="llm", needs=("forget", "retain"), paper="MUSE NPO_GDR (Shi et al., arXiv 2407.06460)"
+    "llm_npo_gdr",
+    task="llm",
+    family="llm",
+    needs=("forget", "retain"),
+    paper="MUSE NPO_GDR (Shi et al., arXiv 2407.06460)",
 )
 class NPO_GDR(NPO):
     """NPO plus NLL on retain1."""

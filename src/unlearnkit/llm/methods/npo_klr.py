@@ -13,7 +13,11 @@ from unlearnkit.registry import register_method
 
 
 @register_method(
-    "llm_npo_klr", task="llm", needs=("forget", "retain"), paper="MUSE NPO_KLR (Shi et al., arXiv 2407.06460)"
+    "llm_npo_klr",
+    task="llm",
+    family="llm",
+    needs=("forget", "retain"),
+    paper="MUSE NPO_KLR (Shi et al., arXiv 2407.06460)",
 )
 class NPO_KLR(NPO):
     """NPO plus KL to the target on retain1."""

@@ -44,6 +44,7 @@ class RetrainConfig(MethodConfig):
 @register_method(
     "llm_retrain",
     task="llm",
+    family="llm",
     needs=("retain",),
     paper="Retrain reference of MUSE (Shi et al., arXiv 2407.06460) and TOFU (Maini et al., arXiv 2401.06121)",
 )

@@ -51,7 +51,11 @@ def _blocks(model: nn.Module) -> int:
 
 
 @register_method(
-    "llm_rmu", task="llm", needs=("forget", "retain"), paper="RMU (Li et al., ICML 2024, arXiv 2403.03218)"
+    "llm_rmu",
+    task="llm",
+    family="llm",
+    needs=("forget", "retain"),
+    paper="RMU (Li et al., ICML 2024, arXiv 2403.03218)",
 )
 class RMU(GradientUnlearner):
     """Steer forget activations at one layer to a random direction; keep retain activations."""

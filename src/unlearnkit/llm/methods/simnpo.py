@@ -29,7 +29,9 @@ class SimNPOConfig(NPORegularizedConfig):
     delta: float = field(default=0.0, metadata={"help": "reward margin δ"})
 
 
-@register_method("llm_simnpo", task="llm", needs=("forget", "retain"), paper="SimNPO (Fan et al., arXiv 2410.07163)")
+@register_method(
+    "llm_simnpo", task="llm", family="llm", needs=("forget", "retain"), paper="SimNPO (Fan et al., arXiv 2410.07163)"
+)
 class SimNPO(NPO):
     """Length-normalised, reference-free NPO with an NLL retain term."""
 

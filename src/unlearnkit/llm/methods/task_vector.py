@@ -72,6 +72,7 @@ def negate_task_vector(target: nn.Module, finetuned: nn.Module, alpha: float) ->
 @register_method(
     "llm_task_vector",
     task="llm",
+    family="llm",
     needs=("forget",),
     paper="Task arithmetic (Ilharco et al., ICLR 2023, arXiv 2212.04089)",
 )

@@ -64,7 +64,11 @@ class WHPModel(nn.Module):
 
 
 @register_method(
-    "llm_whp", task="llm", needs=("forget",), paper="Who's Harry Potter (Eldan & Russinovich, arXiv 2310.02238)"
+    "llm_whp",
+    task="llm",
+    family="llm",
+    needs=("forget",),
+    paper="Who's Harry Potter (Eldan & Russinovich, arXiv 2310.02238)",
 )
 class WHP(LMUnlearner):
     """Reinforce on D_f, then subtract the reinforced model's logit boosts."""
