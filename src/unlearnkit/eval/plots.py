@@ -24,7 +24,8 @@ MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "h", "<", ">", "p", "d", "H",
 def style(k: int) -> dict[str, Any]:
     """Colour and marker of the ``k``-th method or series: distinct pairs for the first 20 × 15 indices."""
     plt = _plt()
-    return {"color": plt.get_cmap("tab20")(k % 20), "marker": MARKERS[k % len(MARKERS)]}
+    shade = (2 * k) % 20 + (k // 10) % 2  # the ten saturated tab20 colours first, then their light twins
+    return {"color": plt.get_cmap("tab20")(shade), "marker": MARKERS[k % len(MARKERS)]}
 
 
 def clipped_err(mean: float, std: float | None, lower: float | None = 0.0, log: bool = False) -> list[list[float]]:
@@ -198,7 +199,7 @@ def grouped_bars(
     width = 0.8 / max(len(series), 1)
     xs = np.arange(len(groups))
     for k, (name, values) in enumerate(series.items()):
-        st = style(2 * k)
+        st = style(k)
         for i, (mean, std) in enumerate(values):
             if math.isnan(mean):
                 continue
