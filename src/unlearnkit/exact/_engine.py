@@ -150,10 +150,17 @@ def pretrain_backbone(
 
 
 def served_module(template: nn.Module, chain: list[Tensors], head_init: Tensors, num_layers: int) -> nn.Module:
-    """A standalone copy of ``template`` serving ``chain`` (read-only; safe to call from many threads)."""
+    """A copy of ``template`` serving ``chain`` (read-only; safe to call from many threads).
+
+    The frozen backbone's parameters and buffers are shared with the template (nothing ever writes them), so a
+    served shard costs only its LoRA and head tensors: m shards of a pretrained model hold one copy of it.
+    """
     import copy
 
-    module = copy.deepcopy(template)
+    own = {id(p) for p in lora_params(template, list(range(num_layers))).values()}
+    own |= {id(p) for p in head_params(template).values()}
+    shared = [t for t in [*template.parameters(), *template.buffers()] if id(t) not in own]
+    module = copy.deepcopy(template, {id(t): t for t in shared})
     apply_chain(module, chain, head_init, num_layers)
     module.eval()
     return module
