@@ -211,6 +211,10 @@ def test_generation_equals_counterfactual_after_forgetting(hf_dirs, tmp_path):
         assert la.generate(prompts, max_new_tokens=6) == lb.generate(prompts, max_new_tokens=6)
         for pa, pb in zip(la.token_log_probs(prompts), lb.token_log_probs(prompts), strict=True):
             assert torch.equal(pa, pb)
+        ids = torch.tensor([la.tokenizer("the old soup was")["input_ids"]])
+        assert torch.equal(la.logits(ids), lb.logits(ids)) and torch.equal(
+            la.logits(ids)[:, -1], la.next_token_logits(ids)
+        )
         new = la.generate_ids(la.tokenizer("the great")["input_ids"], 4)
         assert new.dtype == torch.long and len(new) <= 4
 

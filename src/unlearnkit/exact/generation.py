@@ -25,7 +25,7 @@ from unlearnkit.models.lora import base_of
 class EnsembleLM:
     """``EnsembleLM(S3T(backbone=HFBackbone(path, task="causal-lm")).fit(text_dataset(...)))``.
 
-    Methods: :meth:`next_token_logits`, :meth:`generate`, :meth:`generate_ids`, :meth:`token_log_probs`,
+    Methods: :meth:`logits`, :meth:`next_token_logits`, :meth:`generate`, :meth:`generate_ids`, :meth:`token_log_probs`,
     :meth:`nll`. ``model_version`` names the served snapshot a result came from.
     """
 
@@ -50,6 +50,12 @@ class EnsembleLM:
     def _mean_logits(members: list[nn.Module], input_ids: torch.Tensor) -> torch.Tensor:
         mask = torch.ones_like(input_ids)
         return torch.stack([m.model(input_ids=input_ids, attention_mask=mask).logits for m in members]).mean(0)
+
+    def logits(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Averaged logits at every position of unpadded rows ``input_ids`` (n, t) → (n, t, vocab)."""
+        _, members = self._members()
+        ids = torch.as_tensor(input_ids).long()
+        return self._mean_logits(members, ids.reshape(-1, ids.shape[-1]))
 
     def next_token_logits(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Averaged logits of the next token after each row of ``input_ids`` (n, t) → (n, vocab)."""
