@@ -49,5 +49,17 @@ class LineageError(UnlearnkitError, RuntimeError):
     """The lineage store or audit chain is inconsistent."""
 
 
+class RequestConflictError(ConfigError):
+    """A request id or external reference was reused for a different deletion (nothing was done)."""
+
+
+class StalePlanError(LineageError):
+    """Another writer changed the model after this deletion was planned: reload and plan again."""
+
+
+class IntegrityError(LineageError):
+    """A model file, the file manifest or the audit chain does not match what was signed."""
+
+
 class ReferenceRequiredError(UnlearnkitError, ValueError):
     """A metric needs a retrained reference model and got none."""

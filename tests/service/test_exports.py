@@ -100,7 +100,7 @@ def test_cli_export_forget_and_stale_listing(model_dir: Path, tmp_path: Path) ->
     forgot = runner.invoke(app, ["forget", str(model_dir), "--ids", str(ids[0]), "--json"])
     assert forgot.exit_code == 0, forgot.output
     receipt = json.loads(forgot.output[forgot.output.index("{") :])
-    assert [e["export_id"] for e in receipt["stale_exports"]] == [1]
+    assert [e["export_id"] for e in receipt["receipt"]["exports"]["stale"]] == [1]  # the signed receipt
     listed = runner.invoke(app, ["exports", str(model_dir), "--stale", "--json"])
     rows = json.loads(listed.output)
     assert [(e["export_id"], e["recipient"], e["stale"]) for e in rows] == [(1, "Acme", True)]

@@ -186,10 +186,13 @@ def forget(
     request_id: Annotated[str | None, typer.Option(help="idempotency key: re-running completes the request")] = None,
     defer_retrain: Annotated[bool, typer.Option(help="deactivate/roll back now, retrain later")] = False,
     db: Annotated[str | None, typer.Option(help="lineage database URL")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the receipt as JSON")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the signed receipt as JSON")] = False,
 ) -> None:
-    """Forget samples (by id) or a data subject (by owner); prints the deletion receipt."""
+    """Forget samples (by id) or a data subject (by owner); prints the deletion receipt (signed with the model's
+    key and kept in DIR/receipts)."""
+    from unlearnkit.cli.receipts import sign_cli_receipt
     from unlearnkit.exact import load_strategy
+    from unlearnkit.faults import fault_injector_from_env
 
     given = [x is not None for x in (ids, ids_file, owner)]
     if sum(given) != 1:
@@ -201,16 +204,22 @@ def forget(
         if not ids_file.is_file():
             raise fail(f"{ids_file}: no such file")
         wanted = _parse_ids(ids_file.read_text())
-    model = load_strategy(directory, db)
-    if wanted and isinstance(wanted[0], str) and not model.config_.get("external_ids"):
-        model.close()
-        raise fail(f"sample ids must be integers (this model has no external string ids), got {wanted[0]!r}")
     try:
-        receipt = model.forget(wanted, owner, request_id=request_id, defer_retrain=defer_retrain)
-    finally:
-        model.close()
+        model = load_strategy(directory, db)
+        if wanted and isinstance(wanted[0], str) and not model.config_.get("external_ids"):
+            model.close()
+            raise fail(f"sample ids must be integers (this model has no external string ids), got {wanted[0]!r}")
+        model.fault_injector = fault_injector_from_env()  # testing only; inert unless UNLEARNKIT_FAULT is set
+        try:
+            receipt = model.forget(wanted, owner, request_id=request_id, defer_retrain=defer_retrain)
+            int_ids = wanted if wanted is not None and all(isinstance(i, int) for i in wanted) else None
+            envelope = sign_cli_receipt(model, receipt, int_ids, "owner" if owner is not None else "ids")
+        finally:
+            model.close()
+    except UnlearnkitError as exc:
+        raise fail(str(exc)) from None
     if as_json:
-        typer.echo(receipt.to_json())
+        typer.echo(json.dumps(envelope, indent=2, sort_keys=True))
         return
     if wanted is not None and all(isinstance(i, int) for i in wanted):
         done = set(receipt.already_forgotten)
@@ -302,17 +311,32 @@ def predict(
 def audit(
     directory: Annotated[Path, typer.Argument(help="an exact model directory")],
     db: Annotated[str | None, typer.Option(help="lineage database URL")] = None,
+    head: Annotated[
+        list[Path] | None,
+        typer.Option(help="a signed audit head or receipt kept off the machine; the store must still extend it"),
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option(help="the model's public key as kept off the machine (pins the signer)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Re-verify the audit hash chain and the lineage invariant; exit 1 if either is broken."""
+    """Re-verify the keyed audit chain, the lineage invariant, the signed file manifest and audit head, and the
+    checkpoint files against the store; exit 1 if anything is broken."""
+    from unlearnkit.cli.receipts import audit_against
     from unlearnkit.exact import load_strategy
 
     try:
         model = load_strategy(directory, db)
     except UnlearnkitError as exc:
         raise fail(f"cannot load {directory}: {exc}") from None
-    report = model.verify()
-    model.close()
+    try:
+        report = model.verify()
+        report.problems += audit_against(model, head or [], public_key)
+        report.ok = not report.problems
+    except UnlearnkitError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        model.close()
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     elif report.ok:

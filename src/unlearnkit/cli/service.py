@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from pathlib import Path
@@ -126,14 +125,16 @@ def verify_receipt(
     url: Annotated[str | None, typer.Option(help="service base URL: fetch the key from URL/v1/keys")] = None,
 ) -> None:
     """Check a receipt's Ed25519 signature, offline with a key file or against the service's published key."""
-    from unlearnkit.service.signing import load_public_key, verify_envelope
+    from unlearnkit.lineage.signing import load_public_key, parse_envelope, verify_envelope
 
     if (key is None) == (url is None):
         raise fail("give exactly one of --key or --url")
     try:
-        envelope = json.loads(receipt.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        envelope = parse_envelope(receipt.read_bytes())  # duplicate keys are refused
+    except OSError as exc:
         raise fail(f"{receipt}: cannot read a JSON receipt ({exc})") from None
+    except UnlearnkitError as exc:
+        raise fail(f"INVALID: {receipt}: {exc}") from None
     try:
         if key is not None:
             public = load_public_key(key.read_bytes())

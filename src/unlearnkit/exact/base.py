@@ -13,6 +13,12 @@ Model directory::
     checkpoints/<key>.safetensors
     lineage.db             the lineage store (unless another database URL is given)
     secret.key             the pepper keying the HMACs of ids and owners (mode 0600)
+    manifest.json          sha256 of the four files above the checkpoints, signed with the model key
+    audit-head.json        the audit chain's head (seq, hash, model version), signed after every change
+    signing/ed25519.pem    the model's Ed25519 key (unless ``signing_key``/``UNLEARNKIT_KEY_PATH`` points elsewhere)
+
+Writers (forget, retrain, purge) hold the directory's :class:`~unlearnkit.exact.locking.WriterLock` from plan to
+swap; a deletion planned against a version another process has since moved is re-planned, never committed.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from unlearnkit.errors import (
     LineageError,
     NotFittedError,
     RetrainRequiredError,
+    StalePlanError,
     UnknownIdError,
 )
 from unlearnkit.exact._engine import (
@@ -59,7 +66,10 @@ from unlearnkit.exact._engine import (
 )
 from unlearnkit.exact.aggregation import AGGREGATIONS, aggregate
 from unlearnkit.exact.checkpoints import CheckpointDir
+from unlearnkit.exact.integrity import IntegrityMixin
+from unlearnkit.exact.locking import WriterLock
 from unlearnkit.lineage.exports import newly_stale
+from unlearnkit.lineage.manifest import replace_files
 from unlearnkit.lineage.store import AuditReport, LineageStore, iso, utcnow
 from unlearnkit.models.backbones import Backbone, BuiltinBackbone, backbone_from_config, resolve_backbone
 from unlearnkit.models.backbones.card import write_model_card
@@ -77,6 +87,15 @@ BACKBONE_FILE = "backbone.safetensors"
 DATA_FILE = "data.safetensors"
 SECRET_FILE = "secret.key"
 DB_FILE = "lineage.db"
+
+
+_NOT_PARAMS = (
+    "self",
+    "executor",
+    "ctx",
+    "backbone",
+    "signing_key",
+)  # constructor arguments that are not hyper-parameters
 
 
 def shard_slice_of(sample_id: int, salt: str, shards: int, slices: int) -> tuple[int, int]:
@@ -128,7 +147,7 @@ def _hits(ids: Iterable[int], assignment: dict[int, tuple[int, int]]) -> dict[in
     return hits
 
 
-class ExactStrategy:
+class ExactStrategy(IntegrityMixin):
     """Base of :class:`~unlearnkit.exact.S3T`, :class:`~unlearnkit.exact.SISA` and :class:`~unlearnkit.exact.Retrain`.
 
     ``__init__`` only stores hyper-parameters; validation happens in :meth:`fit`.
@@ -162,6 +181,7 @@ class ExactStrategy:
         backbone: Backbone | str | None = None,
         executor: Executor | None = None,
         ctx: RunContext | None = None,
+        signing_key: str | Path | None = None,
     ) -> None:
         self.shards = shards
         self.slices = slices
@@ -183,9 +203,11 @@ class ExactStrategy:
         self.backbone = backbone  # None: the built-in `arch`; "hf:PATH" or a Backbone otherwise
         self.executor = executor
         self.ctx = ctx
+        self.signing_key = signing_key
         self.store: LineageStore | None = None
         self._snapshot: _Snapshot | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # one writer thread at a time (the directory lock adds processes)
+        self._swap_lock = threading.RLock()  # guards rebuilding the served snapshot
         self.fault_injector: Callable[[str], None] | None = None
 
     # ------------------------------------------------------------------------------------------------
@@ -201,12 +223,7 @@ class ExactStrategy:
         for klass in reversed(cls.__mro__):
             if "__init__" in klass.__dict__:
                 for n, prm in inspect.signature(klass.__init__).parameters.items():
-                    if prm.kind in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL) or n in (
-                        "self",
-                        "executor",
-                        "ctx",
-                        "backbone",
-                    ):
+                    if prm.kind in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL) or n in _NOT_PARAMS:
                         continue
                     if n not in names:
                         names.append(n)
@@ -393,6 +410,8 @@ class ExactStrategy:
         self.assignment_ = assignment
         self.store.set_meta("strategy", self.kind)
         self._train_shards(list(range(self.shards)), reason="fit")
+        self._sign_files(work)
+        self.checkpoint_head()
         self.fit_seconds_ = time.perf_counter() - t0
 
     # ------------------------------------------------------------------------------------------------
@@ -412,6 +431,9 @@ class ExactStrategy:
         self.num_classes = int(config["num_classes"])
         self.num_features = self.spec_.in_features
         self.db_url_ = db_url
+        self._writer = WriterLock(directory)
+        if not fresh:
+            self._check_store_present(directory, db_url)
         url = db_url or f"sqlite:///{directory / DB_FILE}"
         self.store = LineageStore(url, (directory / SECRET_FILE).read_bytes())
         if not fresh and self.store.get_meta("strategy") not in (None, self.kind):
@@ -428,6 +450,8 @@ class ExactStrategy:
         self._sha_: dict[str, str] = {}
         self._module_cache: dict[tuple[str, ...], nn.Module] = built[3]
         if not fresh:
+            with self._writer.hold():
+                self._check_on_open()
             self._load_serving()
             self._warm()
 
@@ -472,15 +496,17 @@ class ExactStrategy:
         *,
         executor: Executor | None = None,
         ctx: RunContext | None = None,
+        signing_key: str | Path | None = None,
     ) -> ExactStrategy:
-        """Open a model directory. Refuses any checkpoint whose seen set meets a completed deletion."""
+        """Open a model directory. Refuses any checkpoint whose seen set meets a completed deletion, files that
+        differ from the signed manifest, and a store that no longer holds the last signed audit head."""
         d = Path(directory)
         if not (d / STRATEGY_FILE).is_file():
             raise DataError(f"{d}: not a model directory (no {STRATEGY_FILE})")
         config = json.loads((d / STRATEGY_FILE).read_text())
         if cls.kind and config.get("kind") != cls.kind:
             raise DataError(f"{d}: holds a {config.get('kind')} model, not {cls.kind}")
-        obj = cls(**config["params"], executor=executor, ctx=ctx)
+        obj = cls(**config["params"], executor=executor, ctx=ctx, signing_key=signing_key)
         obj._open(d, db_url)
         return obj
 
@@ -496,11 +522,15 @@ class ExactStrategy:
         return IdDataset(t["x"], t["y"], t["ids"], None, self.num_classes, "held")
 
     def _purge_data(self, deleted: set[int]) -> bool:
-        """Rewrite the held training data without deleted rows (L0: the rows are gone from disk)."""
+        """Rewrite the held training data without deleted rows (L0: the rows are gone from disk), under a
+        re-signed manifest (crash-safe: see :func:`unlearnkit.lineage.manifest.replace_files`)."""
         data = self._read_data()
         present = [i for i in data.id_list() if i in deleted]
         if present:
-            self._write_data(self.directory, data.without(present))
+            kept = data.without(present)
+            tmp = self.directory / f".{DATA_FILE}.{secrets.token_hex(8)}.tmp"
+            save_file({"x": kept.x.contiguous(), "y": kept.y.contiguous(), "ids": kept.ids.contiguous()}, str(tmp))
+            replace_files(self.directory, {DATA_FILE: tmp}, self.signer())
         return bool(present)
 
     # ------------------------------------------------------------------------------------------------
@@ -515,7 +545,11 @@ class ExactStrategy:
         """
         t0 = time.perf_counter()
         for _attempt in range(5):
-            with self._lock:
+            with self._lock, self._writer.hold():
+                if reason != "fit":
+                    self.reconcile_files()
+                    if self.store.current_version() != self.model_version:  # type: ignore[union-attr]
+                        self._load_serving()
                 tasks, meta = self._plan_training(shards, reason)
             results = (self.executor or LocalExecutor()).map(run_shard_task, tasks)
             with self._lock:
@@ -580,7 +614,8 @@ class ExactStrategy:
         trained: list[dict[str, Any]] = []
         new_keys: list[str] = []
         try:
-            with self.store.session() as s:
+            with self._writer.hold(), self.store.session() as s:
+                self.store.lock_writes(s)
                 reused = [m["key"] for _, _, nm in meta for m in nm.values() if m["reused"]]
                 for (shard, _, node_meta), res in zip(meta, results, strict=True):
                     for prefix, r in res.items():
@@ -606,6 +641,7 @@ class ExactStrategy:
                                 "final_loss": r.losses[-1] if r.losses else None,
                             }
                         )
+                self._fault("mid_retrain")  # files written, nothing committed: a crash here leaves orphans
                 if self.store.conflicts(new_keys, reused, session=s):
                     raise _TrainingConflict
                 serving = [
@@ -654,11 +690,11 @@ class ExactStrategy:
     def _load_serving(self) -> None:
         """Rebuild the served snapshot from the store's serving rows (refusing tainted checkpoints)."""
         self._require_store()
-        rows = self.store.serving()
-        active = self.store.checkpoints("active")
-        self._sha_ = {c.key: c.file_sha256 for c in active}
-        nodes = {c.key: (c.shard, c.prefix) for c in active}
-        self._apply_rows(rows, nodes, self.store.model_version, check=True)
+        with self._swap_lock:
+            version, rows, active = self.store.serving_state()  # one consistent read
+            self._sha_ = {c.key: c.file_sha256 for c in active}
+            nodes = {c.key: (c.shard, c.prefix) for c in active}
+            self._apply_rows(rows, nodes, version, check=True)
 
     def _apply_rows(
         self,
@@ -668,6 +704,18 @@ class ExactStrategy:
         check: bool,
     ) -> None:
         """Serve ``rows`` from the active ``nodes``: one reference swap, modules from the cache when warm."""
+        with self._swap_lock:
+            if self._snapshot is not None and version < self._snapshot.version:
+                return  # a concurrent reload already serves a newer version
+            self._apply_rows_locked(rows, nodes, version, check)
+
+    def _apply_rows_locked(
+        self,
+        rows: list[tuple[int, int, Prefix, int, str]],
+        nodes: dict[str, tuple[int, Prefix]],
+        version: int,
+        check: bool,
+    ) -> None:
         by_prefix = {(sh, prefix): key for key, (sh, prefix) in nodes.items()}
         members, used = [], []
         for shard, seq, order, depth in self._choose_served(rows):
@@ -722,13 +770,19 @@ class ExactStrategy:
         return self._snapshot.version  # type: ignore[union-attr]
 
     def refresh(self) -> bool:
-        """Reload the served state if another process changed the model version; returns whether it did."""
+        """Reload the served state if another process changed the model version; returns whether it did.
+
+        One indexed read when nothing changed (it does not wait behind a writer), so servers call it before
+        every answer: a change committed by any process is served before the next answer.
+        """
         self._check_fitted()
-        if self.store.model_version != self._snapshot.version:  # type: ignore[union-attr]
-            with self._lock:
-                self._load_serving()
-            return True
-        return False
+        if self.store.current_version() == self._snapshot.version:  # type: ignore[union-attr]
+            return False
+        with self._swap_lock:
+            if self.store.current_version() == self._snapshot.version:  # type: ignore[union-attr]
+                return False  # another thread reloaded meanwhile
+            self._load_serving()
+        return True
 
     def served(self) -> list[dict[str, Any]]:
         """Which shard serves which prefix (internal: do not publish, it reveals which slice was hit)."""
@@ -769,6 +823,36 @@ class ExactStrategy:
     def predict_proba(self, x: Any) -> np.ndarray:
         """Aggregated class probabilities of the served shards, shape (n, C)."""
         return aggregate(self.predict_logits(x), self.aggregation_).numpy()
+
+    @property
+    def public_fallback_(self) -> nn.Module | None:
+        """The frozen backbone with its public-data head and every LoRA block off: it never saw deletable data,
+        so it is exact by construction. None when the backbone was not trained on public data."""
+        if not str(self.backbone_description_).startswith("pretrained"):
+            return None
+        if getattr(self, "_fallback", None) is None:
+            self._fallback = served_module(self.template_, [], self.head_init_, self.spec_.depth)
+        return self._fallback
+
+    def predict_served(self, x: Any, *, fallback: bool = True) -> tuple[np.ndarray, int, str]:
+        """``(probabilities, model version, guarantee)`` from one served snapshot.
+
+        While every shard awaits retraining (a deletion storm), ``fallback`` answers from
+        :attr:`public_fallback_` (guarantee ``exact:public-fallback``) instead of refusing.
+        """
+        self._check_fitted()
+        snap = self._snapshot
+        t = self._as_tensor(x)
+        if snap.members:  # type: ignore[union-attr]
+            logits = [predict_logits(m.module, t) for m in snap.members]  # type: ignore[union-attr]
+            return aggregate(logits, self.aggregation_).numpy(), snap.version, "exact:ensemble"  # type: ignore[union-attr]
+        model = self.public_fallback_ if fallback else None
+        if model is None:
+            raise RetrainRequiredError(
+                "every shard is dead (all its layers saw deleted data): retrain required before serving"
+            )
+        proba = torch.softmax(predict_logits(model, t), dim=1).numpy()
+        return proba, snap.version, "exact:public-fallback"  # type: ignore[union-attr]
 
     def predict(self, x: Any) -> np.ndarray:
         return self.predict_proba(x).argmax(axis=1)
@@ -846,41 +930,25 @@ class ExactStrategy:
         self._require_store()
         timings: dict[str, float] = {}
         to_delete, already = store.request_ids(rid)
-        version_before = self._snapshot.version  # type: ignore[union-attr]
-        plan_dict = store.get_plan(rid)
-        committed_here: tuple[_Plan, int] | None = None
-        if plan_dict is None:
-            self._fault("before_commit")
+        with self._writer.hold():  # plan → commit → swap: one writer per directory, across processes
+            self.reconcile_files()
+            plan_dict, committed_here = store.get_plan(rid), None
+            if plan_dict is None:
+                self._fault("before_commit")
+                plan_dict, committed_here = self._plan_and_commit(rid, to_delete, timings)
+                self._fault("after_commit")
             t = time.perf_counter()
-            plan = self._plan_deletion(to_delete, self.assignment_) if to_delete else _Plan([], [])
-            timings["plan_ms"] = (time.perf_counter() - t) * 1e3
-            retire_sha = {k: self._sha_[k] for k in plan.retire if k in self._sha_}
-            plan_dict = {
-                "deactivated": plan.deactivated,
-                "pending": plan.pending,
-                "retire": plan.retire,
-                "retire_sha256": [retire_sha[k] for k in plan.retire],
-                "version_before": version_before,
-            }
-            if to_delete:
-                t = time.perf_counter()
-                version = store.commit_deletion(
-                    rid, to_delete, retire=plan.retire, serving=plan.serving, plan=plan_dict
-                )
-                timings["commit_ms"] = (time.perf_counter() - t) * 1e3
-                committed_here = (plan, version)
-            self._fault("after_commit")
-        t = time.perf_counter()
-        if committed_here is not None:
-            # the commit transaction verified the lineage invariant; apply the same rows in memory
-            plan, version = committed_here
-            changed = {(sh, sq): (sh, sq, o, d, st) for sh, sq, o, d, st in plan.serving}
-            rows = [changed.get((r[0], r[1]), r) for r in self._rows_]
-            nodes = {k: v for k, v in self._nodes_.items() if k not in set(plan.retire)}
-            self._apply_rows(rows, nodes, version, check=False)
-        else:
-            self._load_serving()
-        timings["swap_ms"] = (time.perf_counter() - t) * 1e3
+            if committed_here is not None:
+                # the commit transaction verified the lineage invariant; apply the same rows in memory
+                plan, version = committed_here
+                changed = {(sh, sq): (sh, sq, o, d, st) for sh, sq, o, d, st in plan.serving}
+                rows = [changed.get((r[0], r[1]), r) for r in self._rows_]
+                nodes = {k: v for k, v in self._nodes_.items() if k not in set(plan.retire)}
+                self._apply_rows(rows, nodes, version, check=False)
+            else:
+                self._load_serving()
+            timings["swap_ms"] = (time.perf_counter() - t) * 1e3
+        version_before = int(plan_dict["version_before"])
         self._fault("after_swap")
         retrained: list[dict[str, Any]] = []
         pending = sorted(set(plan_dict["pending"]) & set(self.pending_retrain()))
@@ -890,7 +958,8 @@ class ExactStrategy:
             timings["retrain_ms"] = info["seconds"] * 1e3
         self._fault("before_purge")
         t = time.perf_counter()
-        purged = self._purge_files()
+        with self._writer.hold():
+            purged = self._purge_files()
         timings["purge_ms"] = (time.perf_counter() - t) * 1e3
         self._fault("after_purge")
         rows = store.sample_rows(to_delete + already)
@@ -904,7 +973,7 @@ class ExactStrategy:
             id_hashes=sorted(store.id_hash(i) for i in to_delete),
             external_id_hashes=store.external_hashes_of(to_delete) if self.config_.get("external_ids") else [],
             content_hashes=sorted(rows[i]["content_hash"] for i in to_delete),
-            model_version_before=int(plan_dict.get("version_before", version_before)),
+            model_version_before=version_before,
             model_version_after=self._snapshot.version,  # type: ignore[union-attr]
             received_at=iso(received) or "",
             completed_at=iso(utcnow()) or "",
@@ -922,8 +991,51 @@ class ExactStrategy:
             notes=self._receipt_notes(to_delete, already, still_pending),
             stale_exports=newly_stale(store, self._snapshot.version) if to_delete else [],  # type: ignore[union-attr]
         )
-        store.finish(sorted(purged), rid, receipt.to_dict())  # purge recorded and request completed: one transaction
+        with self._writer.hold():  # purge recorded and request completed: one transaction
+            store.finish(sorted(purged), rid, receipt.to_dict())
+            self.checkpoint_head()
         return receipt
+
+    def _plan_and_commit(
+        self, rid: str, to_delete: list[int], timings: dict[str, float]
+    ) -> tuple[dict[str, Any], tuple[_Plan, int] | None]:
+        """Plan against the store's newest version and commit; re-plan if another writer moved it meanwhile."""
+        store = self.store
+        for _attempt in range(10):
+            if store.current_version() != self._snapshot.version:  # type: ignore[union-attr]
+                self._load_serving()  # another process changed the model: plan against what it left
+            version_before = self._snapshot.version  # type: ignore[union-attr]
+            t = time.perf_counter()
+            plan = self._plan_deletion(to_delete, self.assignment_) if to_delete else _Plan([], [])
+            timings["plan_ms"] = (time.perf_counter() - t) * 1e3
+            retire_sha = {k: self._sha_[k] for k in plan.retire if k in self._sha_}
+            plan_dict = {
+                "deactivated": plan.deactivated,
+                "pending": plan.pending,
+                "retire": plan.retire,
+                "retire_sha256": [retire_sha[k] for k in plan.retire],
+                "version_before": version_before,
+            }
+            if not to_delete:
+                return plan_dict, None
+            self._fault("after_plan")
+            t = time.perf_counter()
+            try:
+                version = store.commit_deletion(  # type: ignore[union-attr]
+                    rid,
+                    to_delete,
+                    retire=plan.retire,
+                    serving=plan.serving,
+                    plan=plan_dict,
+                    expected_version=version_before,
+                )
+            except StalePlanError as exc:
+                log.info("%s; planning again", exc)
+                self._load_serving()
+                continue
+            timings["commit_ms"] = (time.perf_counter() - t) * 1e3
+            return plan_dict, (plan, version)
+        raise LineageError("other writers kept changing the model while this deletion was planned; try again")
 
     def _receipt_notes(self, deleted: list[int], already: list[int], pending: list[int]) -> list[str]:
         notes = []
@@ -974,9 +1086,10 @@ class ExactStrategy:
         if not targets:
             return {"shards": [], "seconds": 0.0, "model_version": self.model_version, "purged": []}
         info = self._train_shards(targets, reason="retrain")
-        with self._lock:
+        with self._lock, self._writer.hold():
             purged = self._purge_files()
             self.store.finish(sorted(purged), None, None)  # type: ignore[union-attr]
+            self.checkpoint_head()
         return {
             "shards": targets,
             "seconds": info["seconds"],
@@ -992,7 +1105,8 @@ class ExactStrategy:
         held = set(self._read_data().id_list()) & self.store.deleted_ids()  # type: ignore[union-attr]
         if held:
             report.problems.append(f"{len(held)} deleted sample(s) still held in {DATA_FILE} (purge incomplete)")
-            report.ok = False
+        report.problems += self.directory_problems()
+        report.ok = not report.problems
         return report
 
     def storage_bytes(self) -> int:

@@ -2,7 +2,11 @@
 
 Training code never sees SQL: it calls intent-named methods (``ingest``, ``add_checkpoint``,
 ``commit_deletion``, ``record_event``). Every state change is one transaction that also appends to the
-hash-chained audit log, so the log and the state cannot disagree.
+hash-chained audit log, so the log and the state cannot disagree. The chain is keyed: each link is an
+HMAC-SHA256 under a key derived from the model's secret, so rewriting it needs that secret (and the signed
+checkpoints of its head, :mod:`unlearnkit.lineage.audit`, catch even that). Writers take the audit head's row
+lock first, so on PostgreSQL as on SQLite they commit one at a time; a deletion commits only if the model version
+it was planned against is still the newest (:class:`~unlearnkit.errors.StalePlanError` otherwise).
 """
 
 from __future__ import annotations
@@ -22,7 +26,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from unlearnkit.data.dataset import IdDataset, ids_hash
-from unlearnkit.errors import LineageError, TaintedCheckpointError, UnknownIdError
+from unlearnkit.errors import (
+    LineageError,
+    RequestConflictError,
+    StalePlanError,
+    TaintedCheckpointError,
+    UnknownIdError,
+)
 from unlearnkit.lineage.schema import (
     SCHEMA_VERSION,
     AuditEvent,
@@ -55,9 +65,16 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def event_hash(prev_hash: str, seq: int, at: str, event_type: str, payload_json: str) -> str:
+CHAIN_ALG = "hmac-sha256"  # legacy stores (no `audit_chain` meta row) chain with plain sha256
+
+
+def event_hash(prev_hash: str, seq: int, at: str, event_type: str, payload_json: str, key: bytes | None = None) -> str:
+    """The link of one audit row: HMAC-SHA256 under ``key`` of ``prev_hash ‖ canonical row`` (sha256 unkeyed)."""
     row = canonical_json({"seq": seq, "at": at, "event_type": event_type, "payload": json.loads(payload_json)})
-    return hashlib.sha256((prev_hash + row).encode()).hexdigest()
+    data = (prev_hash + row).encode()
+    if key is None:
+        return hashlib.sha256(data).hexdigest()
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -111,11 +128,15 @@ class LineageStore:
         self._pepper = pepper
         self.engine = self._make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader: Engine | None = None
         Base.metadata.create_all(self.engine)
         with self.session() as s:
             if s.get(MetaRow, "schema_version") is None:
                 s.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
                 s.add(MetaRow(key="audit_head", value=json.dumps({"seq": 0, "hash": GENESIS})))
+                s.add(MetaRow(key="audit_chain", value=CHAIN_ALG))
+            chain = s.get(MetaRow, "audit_chain")
+            self._chain_key = self._hmac_key("audit-chain") if chain is not None and chain.value == CHAIN_ALG else None
 
     @staticmethod
     def _make_engine(url: str) -> Engine:
@@ -149,8 +170,56 @@ class LineageStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._reader is not None:
+            self._reader.dispose()
+
+    def lock_writes(self, session: Session) -> None:
+        """Take the writers' lock for this transaction (the audit head row, ``FOR UPDATE``; on SQLite the
+        transaction already holds the write lock from ``BEGIN IMMEDIATE``)."""
+        session.execute(select(MetaRow.key).where(MetaRow.key == "audit_head").with_for_update()).first()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only transaction that never queues behind writers (a WAL snapshot on SQLite)."""
+        if not self.url.startswith("sqlite"):
+            with self.session() as s:
+                yield s
+            return
+        if self._reader is None:
+            self._reader = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
+
+            @event.listens_for(self._reader, "connect")
+            def _ro(dbapi_conn: Any, _rec: Any) -> None:
+                dbapi_conn.isolation_level = None  # BEGIN below, so the reads share one snapshot
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.execute("PRAGMA query_only=ON")
+                cur.close()
+
+            @event.listens_for(self._reader, "begin")
+            def _begin(conn: Any) -> None:
+                conn.exec_driver_sql("BEGIN")
+
+        with Session(self._reader) as s, s.begin():
+            yield s
+
+    def current_version(self) -> int:
+        """The newest model version, read without joining the writers' queue.
+
+        Servers call it before every answer, so it must not wait behind a commit in progress.
+        """
+        with self.read_session() as s:
+            return int(s.execute(select(func.max(ModelVersion.version))).scalar_one() or 0)
 
     # -- hashing ------------------------------------------------------------------------------------
+    def _hmac_key(self, purpose: str) -> bytes:
+        """A key for one purpose, derived from the pepper (so one secret file keys everything)."""
+        return hmac.new(self._pepper, f"unlearnkit:{purpose}".encode(), hashlib.sha256).digest()
+
+    def keyed_hash(self, purpose: str, text: str) -> str:
+        """HMAC-SHA256 of ``text`` under the pepper-derived key for ``purpose`` (e.g. an external reference)."""
+        return hmac.new(self._hmac_key(purpose), text.encode(), hashlib.sha256).hexdigest()
+
     def _hmac(self, text: str) -> str:
         return hmac.new(self._pepper, text.encode(), hashlib.sha256).hexdigest()
 
@@ -175,7 +244,7 @@ class LineageStore:
         head = json.loads(head_row.value)
         seq, at = head["seq"] + 1, iso(utcnow()) or ""
         payload_json = canonical_json(dict(payload))
-        h = event_hash(head["hash"], seq, at, event_type, payload_json)
+        h = event_hash(head["hash"], seq, at, event_type, payload_json, self._chain_key)
         session.add(
             AuditEvent(seq=seq, at=at, event_type=event_type, payload_json=payload_json, prev_hash=head["hash"], hash=h)
         )
@@ -497,8 +566,22 @@ class LineageStore:
 
     def serving(self) -> list[tuple[int, int, tuple[int, ...], int, str]]:
         with self.session() as s:
-            rows = s.execute(select(Serving).order_by(Serving.shard, Serving.sequence)).scalars()
-            return [(r.shard, r.sequence, _prefix_tuple(r.order), r.depth, r.state) for r in rows]
+            return self._serving_rows(s)
+
+    @staticmethod
+    def _serving_rows(s: Session) -> list[tuple[int, int, tuple[int, ...], int, str]]:
+        rows = s.execute(select(Serving).order_by(Serving.shard, Serving.sequence)).scalars()
+        return [(r.shard, r.sequence, _prefix_tuple(r.order), r.depth, r.state) for r in rows]
+
+    def serving_state(
+        self,
+    ) -> tuple[int, list[tuple[int, int, tuple[int, ...], int, str]], list[CheckpointInfo]]:
+        """``(model version, serving rows, active checkpoints)`` read in one transaction (a consistent state)."""
+        with self.read_session() as s:
+            version = int(s.execute(select(func.max(ModelVersion.version))).scalar_one() or 0)
+            rows = self._serving_rows(s)
+            active = [_info(c) for c in s.execute(select(Checkpoint).where(Checkpoint.status == "active")).scalars()]
+            return version, rows, active
 
     @property
     def model_version(self) -> int:
@@ -525,6 +608,7 @@ class LineageStore:
                     select(DeletionRequest).where(DeletionRequest.external_ref == external_ref)
                 ).scalar_one_or_none()
             if req is not None:
+                self._same_request(s, req, ids, request_id, external_ref, owner)
                 receipt = json.loads(req.receipt_json) if req.state == "completed" and req.receipt_json else None
                 return req.id, receipt, req.received_at
             rid = request_id or uuid.uuid4().hex
@@ -552,6 +636,33 @@ class LineageStore:
             )
             return rid, None, received
 
+    def _same_request(
+        self,
+        s: Session,
+        req: DeletionRequest,
+        ids: Sequence[int],
+        request_id: str | None,
+        external_ref: str | None,
+        owner: str | None,
+    ) -> None:
+        """Refuse a reused request id / external reference whose body differs (never treat it as done)."""
+        which = f"request id {request_id!r}" if request_id is not None and req.id == request_id else "external_ref"
+        if request_id is not None and req.id != request_id:
+            raise RequestConflictError(f"external_ref is already used by another request ({req.id}); nothing was done")
+        if external_ref is not None and req.external_ref not in (None, external_ref):
+            raise RequestConflictError(f"{which} was used with another external_ref; nothing was done")
+        same = (req.kind == "owner") == (owner is not None)
+        if same and owner is not None:
+            same = req.owner_hmac == self.owner_hash(owner)
+        elif same:
+            stored = set(s.execute(select(RequestItem.sample_id).where(RequestItem.request_id == req.id)).scalars())
+            same = stored == {int(i) for i in ids}
+        if not same:
+            raise RequestConflictError(
+                f"{which} was already used for a different deletion ({req.id}); nothing was done "
+                "(use a new key for a new request)"
+            )
+
     def request_ids(self, request_id: str) -> tuple[list[int], list[int]]:
         """``(ids to delete, ids that were already deleted when the request arrived)``."""
         with self.session() as s:
@@ -569,11 +680,23 @@ class LineageStore:
         retire: Sequence[str],
         serving: Sequence[tuple[int, int, Sequence[int], int, str]],
         plan: dict[str, Any],
+        expected_version: int | None = None,
     ) -> int:
         """The commit point of a deletion, one transaction: samples deleted, checkpoints that saw them retired,
-        serving state changed, model version bumped, plan saved, audit event appended. Returns the new version."""
+        serving state changed, model version bumped, plan saved, audit event appended. Returns the new version.
+
+        With ``expected_version`` (the version the plan was made against) the commit is refused with
+        :class:`StalePlanError` when another writer moved the model meanwhile: the caller reloads and plans again.
+        """
         now = utcnow()
         with self.session() as s:
+            self.lock_writes(s)
+            if expected_version is not None:
+                current = int(s.execute(select(func.max(ModelVersion.version))).scalar_one() or 0)
+                if current != expected_version:
+                    raise StalePlanError(
+                        f"the model moved from version {expected_version} to {current} while this deletion was planned"
+                    )
             req = s.get(DeletionRequest, request_id)
             if req is None:
                 raise LineageError(f"unknown deletion request {request_id}")
@@ -673,7 +796,7 @@ class LineageStore:
                     problems.append(f"audit event {r.seq}: expected sequence number {n} (an event is missing)")
                 if r.prev_hash != prev:
                     problems.append(f"audit event {r.seq}: prev_hash does not match the previous event's hash")
-                if event_hash(r.prev_hash, r.seq, r.at, r.event_type, r.payload_json) != r.hash:
+                if event_hash(r.prev_hash, r.seq, r.at, r.event_type, r.payload_json, self._chain_key) != r.hash:
                     problems.append(f"audit event {r.seq}: hash mismatch (the row was altered)")
                 prev = r.hash
             head = json.loads(s.get(MetaRow, "audit_head").value)  # type: ignore[union-attr]

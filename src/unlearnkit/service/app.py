@@ -1,9 +1,12 @@
 """The FastAPI application: ``create_app(settings)`` with a lifespan that opens the model and the database,
 runs the migrations, and starts the worker thread and the state refresher; one router per resource.
 
-Predictions read the backend's immutable served snapshot, so they never wait for a deletion. When the worker
-runs in another process, a refresher thread reloads the served state when the store's model version moves
-(every ``refresh_seconds``, default 200 ms) and reloads tokens stored in the database.
+Predictions read the backend's immutable served snapshot, so they never wait for a deletion. Before answering,
+every prediction compares the served version with the store's newest (one indexed read that does not queue
+behind writers) and reloads first if another process (a CLI ``forget``, a separate worker, a retrain) changed
+the model; if the store cannot be read it answers 503 rather than risk serving deleted data. A refresher thread
+does the same every ``refresh_seconds`` (default 200 ms), so the reload rarely falls on a request, and reloads
+the tokens stored in the database (a revoked token stops working within ``token_cache_seconds``).
 """
 
 from __future__ import annotations
@@ -99,11 +102,10 @@ class Refresher:
         period = self.svc.settings.refresh_seconds
         while not self.stop.wait(period):
             try:
-                # while this process's own worker holds the lease, it is the only writer and the served state
-                # is already current: a refresh would only rebuild it a second time
-                local = self.worker is not None and self.worker.worker.holding
-                before = self.svc.backend.model_version if not local else None
-                if not local and self.svc.backend.refresh():
+                # any process may have changed the model (a CLI `forget`, another worker, a retrain): reloading
+                # here keeps the per-request check in `predict` cheap
+                before = self.svc.backend.model_version
+                if self.svc.backend.refresh():
                     after = self.svc.backend.model_version
                     event("model.swapped", from_version=before, to_version=after, cause="refresh")
                 self.svc.tokens.maybe_reload()

@@ -79,6 +79,7 @@ class Backend(Protocol):
     def model_version(self) -> int: ...
     def predict_proba(self, x: np.ndarray) -> np.ndarray: ...
     def served_ensemble(self) -> tuple[int, ServedEnsemble]: ...
+    def predict_served(self, x: np.ndarray) -> tuple[np.ndarray, int, str]: ...
     def unknown_ids(self, ids: list[int]) -> list[int]: ...
     def owner_known(self, owner: str) -> bool: ...
     def forget(
@@ -100,6 +101,8 @@ class ExactBackend:
     def __init__(self, strategy: Any) -> None:
         self.strategy = strategy
         self.store: LineageStore = strategy.store
+        if hasattr(strategy, "reconcile_files"):
+            strategy.reconcile_files()  # checkpoint files a crash left unregistered never outlive a restart
         self.kind: str = strategy.kind
         self.num_features = int(strategy.num_features)
         self.num_classes = int(strategy.num_classes)
@@ -113,6 +116,11 @@ class ExactBackend:
 
     def served_ensemble(self) -> tuple[int, ServedEnsemble]:
         return self.strategy.served_ensemble()
+
+    def predict_served(self, x: np.ndarray) -> tuple[np.ndarray, int, str]:
+        """Probabilities, version and guarantee of one snapshot; the public-data fallback while all shards wait."""
+        proba, version, guarantee = self.strategy.predict_served(x)
+        return np.asarray(proba), int(version), guarantee
 
     def unknown_ids(self, ids: list[int]) -> list[int]:
         return self.store.unknown_ids(ids)
@@ -332,9 +340,11 @@ class StandardBackend:
         return self._served.version
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return self._predict(self._served, x)
+
+    def _predict(self, served: _Served, x: np.ndarray) -> np.ndarray:
         from unlearnkit.models.train import predict_logits
 
-        served = self._served
         t = torch.as_tensor(np.asarray(x, dtype=np.float32))
         if t.ndim != 2 or t.shape[1] != self.num_features:
             raise DataError(f"expected inputs of shape (n, {self.num_features}), got {tuple(t.shape)}")
@@ -345,6 +355,15 @@ class StandardBackend:
     def served_ensemble(self) -> tuple[int, ServedEnsemble]:
         served = self._served
         return served.version, ServedEnsemble([served.model], "mean")
+
+    def predict_served(self, x: np.ndarray) -> tuple[np.ndarray, int, str]:
+        served = self._served
+        proba = self._predict(served, x)
+        return proba, served.version, "original (no deletion yet)" if served.version == 0 else self.guarantee
+
+    @property
+    def guarantee(self) -> str:
+        return f"approximate:{self.method_info.name}"
 
     def unknown_ids(self, ids: list[int]) -> list[int]:
         return self.store.unknown_ids(ids)
@@ -359,16 +378,14 @@ class StandardBackend:
         return {"shards": [], "seconds": 0.0, "model_version": self.model_version, "purged": []}
 
     def refresh(self) -> bool:
-        if self.store.model_version == self._served.version:
+        """Serve what the store says is committed, promoting the staged weights if their writer has not yet
+        (never keep serving the weights a committed deletion replaced)."""
+        if self.store.current_version() == self._served.version:
             return False
         with self._lock:
-            version, sha = self._committed()
-            if version == self._served.version:
+            if self.store.current_version() == self._served.version:
                 return False
-            current = _sha256_file(self.model_file)
-            if sha is not None and current != sha:
-                return False  # the worker has committed but not yet promoted; keep serving, look again soon
-            self._served = _Served(version, self._build(self.model_file), current or "")
+            self._served = self._load_served()
             return True
 
     def set_fault_injector(self, fn: Any) -> None:
@@ -548,5 +565,6 @@ def open_backend(settings: Any) -> Backend:
             max_utility_drop=settings.approx_max_utility_drop,
             mia_tolerance=settings.approx_mia_tolerance,
         )
-    strategy = _import(settings.strategy_loader)(d, db_url=settings.db_url)
+    extra = {"signing_key": settings.key_path} if settings.key_path else {}
+    strategy = _import(settings.strategy_loader)(d, db_url=settings.db_url, **extra)
     return ExactBackend(strategy)

@@ -31,12 +31,15 @@ class ServiceRequest(ServiceBase):
     """
 
     __tablename__ = "svc_requests"
-    __table_args__ = (UniqueConstraint("submitter", "idempotency_key", name="uq_svc_requests_idem"),)
+    __table_args__ = (
+        UniqueConstraint("submitter", "idempotency_key", name="uq_svc_requests_idem"),
+        UniqueConstraint("submitter", "external_ref", name="uq_svc_requests_ref"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     submitter: Mapped[str] = mapped_column(String(64), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
-    external_ref: Mapped[str | None] = mapped_column(String(256), unique=True)
+    external_ref: Mapped[str | None] = mapped_column(String(256))  # unique per submitter
     body_sha256: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(8))  # ids | owner
     ids_json: Mapped[str | None] = mapped_column(Text)

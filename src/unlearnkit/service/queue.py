@@ -29,7 +29,9 @@ from unlearnkit.lineage.store import utcnow
 from unlearnkit.service.models import Job, WorkerLease
 
 LEASE_NAME = "worker"
-PRIORITY = {"forget": 0, "retrain": 10}
+# a retrain runs before queued deletions: it restores the full model quickly, and no deletion can reach its shards
+# while it trains (one worker holds the lease); the public-data fallback serves meanwhile
+PRIORITY = {"retrain": 0, "forget": 5}
 
 
 def worker_identity() -> str:
@@ -184,7 +186,7 @@ class JobQueue:
 
     # -- consuming -------------------------------------------------------------------------------------
     def claim(self, owner: str) -> ClaimedJob | None:
-        """The next runnable job (forget before retrain, oldest first), or None. Needs the worker lease."""
+        """The next runnable job (retrain before forget, oldest first), or None. Needs the worker lease."""
         now = utcnow()
         with self.store.session() as s:
             if not self.holds_lease(s, owner):

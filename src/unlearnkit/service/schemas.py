@@ -30,6 +30,9 @@ class PredictOut(BaseModel):
     predictions: list[int] = Field(description="predicted class of each instance")
     probabilities: list[list[float]] = Field(description="class probabilities of each instance")
     model_version: int = Field(description="the served model version that answered")
+    guarantee: str = Field(
+        description="what answered: exact:ensemble, exact:public-fallback, approximate:<method>, or original"
+    )
 
 
 # -- deletion requests ---------------------------------------------------------------------------------------

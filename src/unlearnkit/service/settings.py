@@ -32,10 +32,15 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(30.0, gt=0, description="worker lease; a dead worker's jobs are re-claimed after it")
     poll_seconds: float = Field(0.5, gt=0, description="how often an idle worker looks for jobs")
     refresh_seconds: float = Field(0.2, gt=0, description="how often the server reloads state another process changed")
+    worker_nice: int = Field(
+        10, ge=0, le=19, description="CPU niceness of the worker thread (Linux): retrains yield cores to predictions"
+    )
     max_attempts: int = Field(5, ge=1, description="attempts per job before it is given up (request `failed`)")
     backoff_seconds: float = Field(2.0, ge=0, description="first retry delay; doubles per attempt")
     backoff_max_seconds: float = Field(300.0, ge=0, description="longest retry delay")
-    token_cache_seconds: float = Field(5.0, gt=0, description="how often tokens stored in the database are reloaded")
+    token_cache_seconds: float = Field(
+        1.0, gt=0, description="how often tokens stored in the database are reloaded (a revoked token works until then)"
+    )
 
     # monolithic ("standard") models: approximate unlearning behind checks
     approx_method: str = Field("ft", description="registered approximate method used on `standard` models")

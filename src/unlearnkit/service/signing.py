@@ -1,160 +1,24 @@
-"""Ed25519 receipts that anyone can check offline with the published public key.
+"""Receipt signing for the service: the Ed25519 keys live in :mod:`unlearnkit.lineage.signing` (the engine and
+the CLI sign with the same model key)."""
 
-A signed receipt is an envelope ``{"receipt": {...}, "signature": {"alg": "Ed25519", "key_id": ..., "value":
-base64}}``; the signature covers the canonical JSON of ``receipt`` (sorted keys, compact separators, ASCII),
-the same canonical form the audit chain hashes. The key id is the first 16 hex digits of the sha256 of the
-raw 32-byte public key. The private key is a PEM file created with mode 0600 next to its ``.pub.pem``.
-"""
+from unlearnkit.lineage.signing import (
+    ALG,
+    Signer,
+    canonical_bytes,
+    key_id,
+    load_public_key,
+    parse_envelope,
+    public_key_path,
+    verify_envelope,
+)
 
-from __future__ import annotations
-
-import base64
-import contextlib
-import hashlib
-import json
-import os
-import uuid
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
-from unlearnkit.errors import ConfigError, DataError
-from unlearnkit.lineage.store import canonical_json
-
-ALG = "Ed25519"
-
-
-def canonical_bytes(obj: Any) -> bytes:
-    """What a signature covers: sorted keys, compact separators, ASCII."""
-    return canonical_json(obj).encode("ascii")
-
-
-def raw_public_bytes(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def key_id(key: Ed25519PublicKey) -> str:
-    return hashlib.sha256(raw_public_bytes(key)).hexdigest()[:16]
-
-
-def public_pem(key: Ed25519PublicKey) -> str:
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
-@dataclass(frozen=True)
-class Signer:
-    """An Ed25519 key pair that signs receipt envelopes."""
-
-    private_key: Ed25519PrivateKey
-
-    @property
-    def public_key(self) -> Ed25519PublicKey:
-        return self.private_key.public_key()
-
-    @property
-    def key_id(self) -> str:
-        return key_id(self.public_key)
-
-    def sign(self, receipt: dict[str, Any]) -> dict[str, Any]:
-        sig = self.private_key.sign(canonical_bytes(receipt))
-        return {
-            "receipt": receipt,
-            "signature": {"alg": ALG, "key_id": self.key_id, "value": base64.b64encode(sig).decode()},
-        }
-
-    def public_info(self) -> dict[str, str]:
-        """What ``GET /v1/keys`` publishes for this key."""
-        return {
-            "key_id": self.key_id,
-            "alg": ALG,
-            "public_key": base64.b64encode(raw_public_bytes(self.public_key)).decode(),
-            "public_key_pem": public_pem(self.public_key),
-        }
-
-    @classmethod
-    def load_or_create(cls, path: str | Path) -> Signer:
-        """Load the PEM private key at ``path``, creating it (mode 0600) and ``*.pub.pem`` if it is missing.
-
-        Creation is race-free: the key is written to a temporary file and hard-linked into place, so when two
-        processes start together one wins and the other loads the winner's key.
-        """
-        path = Path(path)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            key = Ed25519PrivateKey.generate()
-            pem = key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique per process and thread
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(pem)
-                    f.flush()
-                    os.fsync(f.fileno())
-                with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
-                    os.link(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
-        try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{path}: not an unencrypted PEM private key ({exc})") from exc
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ConfigError(f"{path}: not an Ed25519 private key")
-        if path.stat().st_mode & 0o077:
-            raise ConfigError(f"{path}: private key is readable by others; run `chmod 600 {path}`")
-        signer = cls(key)
-        pub = public_key_path(path)
-        if not pub.exists():
-            tmp = pub.with_name(f".{pub.name}.{uuid.uuid4().hex}.tmp")
-            tmp.write_text(public_pem(signer.public_key))
-            os.replace(tmp, pub)
-        return signer
-
-
-def public_key_path(private_path: str | Path) -> Path:
-    p = Path(private_path)
-    return p.with_name(p.name.removesuffix(".pem") + ".pub.pem")
-
-
-def load_public_key(text: str | bytes) -> Ed25519PublicKey:
-    """A public key from PEM, base64 of the raw 32 bytes, or a ``GET /v1/keys`` key object (JSON)."""
-    data = text.encode() if isinstance(text, str) else text
-    stripped = data.strip()
-    if stripped.startswith(b"-----BEGIN"):
-        key = serialization.load_pem_public_key(stripped)
-        if not isinstance(key, Ed25519PublicKey):
-            raise DataError("not an Ed25519 public key")
-        return key
-    if stripped.startswith(b"{"):
-        obj = json.loads(stripped)
-        if "keys" in obj:
-            raise DataError("several keys given; pick one by key id")
-        return load_public_key(obj.get("public_key_pem") or obj["public_key"])
-    try:
-        raw = base64.b64decode(stripped, validate=True)
-        return Ed25519PublicKey.from_public_bytes(raw)
-    except ValueError as exc:
-        raise DataError("not a PEM, base64 raw or JSON Ed25519 public key") from exc
-
-
-def verify_envelope(envelope: dict[str, Any], public_key: Ed25519PublicKey) -> None:
-    """Raise :class:`DataError` unless ``envelope`` carries a valid signature by ``public_key``."""
-    try:
-        receipt, sig = envelope["receipt"], envelope["signature"]
-        alg, kid, value = sig["alg"], sig["key_id"], sig["value"]
-    except (KeyError, TypeError) as exc:
-        raise DataError("not a signed receipt (needs `receipt` and `signature` with alg, key_id, value)") from exc
-    if alg != ALG:
-        raise DataError(f"unsupported signature algorithm {alg!r}")
-    if kid != key_id(public_key):
-        raise DataError(f"receipt was signed by key {kid}, not by the given key {key_id(public_key)}")
-    try:
-        public_key.verify(base64.b64decode(value, validate=True), canonical_bytes(receipt))
-    except (InvalidSignature, ValueError) as exc:
-        raise DataError("signature does not match the receipt (it was altered or signed by another key)") from exc
+__all__ = [
+    "ALG",
+    "Signer",
+    "canonical_bytes",
+    "key_id",
+    "load_public_key",
+    "parse_envelope",
+    "public_key_path",
+    "verify_envelope",
+]

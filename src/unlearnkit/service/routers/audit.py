@@ -1,7 +1,9 @@
-"""``GET /v1/audit/verify``: the hash chain, the lineage invariant (``strategy.verify()``) and the receipts.
+"""``GET /v1/audit/verify``: the keyed hash chain, the lineage invariant, the model's files and the receipts;
+``GET /v1/audit/head``: a signed checkpoint of the chain's head, for keeping off the machine.
 
-On top of the backend's report it checks that every completed request has exactly one
-``service.request.completed`` audit event and a receipt whose signature verifies with the service key.
+On top of the backend's report (for exact models: chain, invariant, signed manifest, signed head file, orphan
+checkpoint files) it checks that every completed request has exactly one ``service.request.completed`` audit
+event and a receipt whose signature verifies with the service key.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from unlearnkit.errors import DataError
+from unlearnkit.lineage.audit import sign_head
 from unlearnkit.service.auth import Principal
 from unlearnkit.service.core import ServiceContext
 from unlearnkit.service.deps import AUTH_RESPONSES, get_svc, require
@@ -57,3 +60,13 @@ def verify(svc: ServiceContext = Depends(get_svc), _: Principal = Depends(requir
     problems, checked = service_problems(svc)
     all_problems = [*report.problems, *problems]
     return AuditOut(ok=not all_problems, events=report.events, problems=all_problems, receipts_checked=checked)
+
+
+@router.get("/audit/head", responses=AUTH_RESPONSES)
+def head(svc: ServiceContext = Depends(get_svc), _: Principal = Depends(require("predict"))) -> dict:
+    """The audit chain's newest ``(seq, hash)`` and the model version, signed with the model's key.
+
+    Keep the answers somewhere the service cannot write: ``unlearnkit audit DIR --head FILE`` then proves that
+    the store still extends them (no rollback, truncation or replacement since).
+    """
+    return sign_head(svc.store, svc.signer)

@@ -1,9 +1,12 @@
 """Deletion requests: submit (202 + Location), read, list (by state, overdue), fetch the signed receipt.
 
-A submission is validated against the store *before* it is accepted (unknown ids or owner: 422, nothing
-written), then the request row, its ``forget`` job and an audit event commit in one transaction before the
-202 is sent. ``Idempotency-Key`` (per submitter) or ``external_ref`` (global) make retries safe: the same
-key with the same body returns the same request; with another body, 409.
+The request row, its ``forget`` job and an audit event commit in one transaction before the 202 is sent.
+``Idempotency-Key`` and ``external_ref`` (both scoped to the submitter) make retries safe: the same key with the
+same body returns the same request; with another body, 409.
+
+No membership oracle: a ``delete`` caller's request is accepted whether or not the ids (or the owner) are in the
+training data, and its receipt says only that none of the named records is held any more. An admin's
+submission is checked first (unknown ids or owner: 422 naming them, nothing written).
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ def _existing(svc: ServiceContext, submitter: str, key: str | None, external_ref
     if key is not None:
         conds.append((ServiceRequest.submitter == submitter) & (ServiceRequest.idempotency_key == key))
     if external_ref is not None:
-        conds.append(ServiceRequest.external_ref == external_ref)
+        conds.append((ServiceRequest.submitter == submitter) & (ServiceRequest.external_ref == external_ref))
     if not conds:
         return None
     with svc.store.session() as s:
@@ -106,10 +109,7 @@ def _existing(svc: ServiceContext, submitter: str, key: str | None, external_ref
 def _replay(found: ServiceRequest, principal: Principal, body_sha: str, response: Response) -> Accepted:
     if found.submitter != principal.name or found.body_sha256 != body_sha:
         raise HTTPException(
-            409,
-            f"this Idempotency-Key or external_ref was already used for a different request ({found.id})"
-            if found.submitter == principal.name
-            else "this external_ref is already used by another submitter",
+            409, f"this Idempotency-Key or external_ref was already used for a different request ({found.id})"
         )
     response.headers["Location"] = f"/v1/deletion-requests/{found.id}"
     response.headers["Idempotent-Replayed"] = "true"
@@ -124,7 +124,7 @@ def _replay(found: ServiceRequest, principal: Principal, body_sha: str, response
         **AUTH_RESPONSES,
         409: {"model": ErrorOut, "description": "key or external_ref reused with a different body"},
         413: {"model": ErrorOut},
-        422: {"model": ErrorOut, "description": "invalid body, unknown ids or unknown owner (nothing written)"},
+        422: {"model": ErrorOut, "description": "invalid body; for admins also unknown ids or owner (nothing written)"},
     },
 )
 def submit(
@@ -144,7 +144,9 @@ def submit(
     found = _existing(svc, principal.name, idempotency_key, body.external_ref)
     if found is not None:
         return _replay(found, principal, body_sha, response)
-    if ids is not None:
+    if not principal.is_admin:
+        pass  # no membership oracle: see the module docstring
+    elif ids is not None:
         unknown = svc.backend.unknown_ids(ids)
         if unknown:
             shown = ", ".join(str(i) for i in unknown[:20])

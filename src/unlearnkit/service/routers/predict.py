@@ -1,11 +1,16 @@
-"""``POST /v1/predict``: predictions from the served snapshot (never blocked by a running deletion)."""
+"""``POST /v1/predict``: predictions from the served snapshot (never blocked by a running deletion).
+
+Every answer names the model version and the guarantee that produced it: ``exact:ensemble`` (shard models
+whose lineage excludes every deleted id), ``exact:public-fallback`` (every shard awaits retraining; the
+backbone trained only on public data answers), ``approximate:<method>`` or ``original (no deletion yet)`` for
+monolithic models."""
 
 from __future__ import annotations
 
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException
 
-from unlearnkit.errors import DataError, RetrainRequiredError
+from unlearnkit.errors import DataError, RetrainRequiredError, UnlearnkitError
 from unlearnkit.service.auth import Principal
 from unlearnkit.service.core import ServiceContext
 from unlearnkit.service.deps import AUTH_RESPONSES, get_svc, require
@@ -36,11 +41,15 @@ def predict(
         raise HTTPException(422, "feature values must fit in float32")
     x32 = x.astype(np.float32)
     try:
-        for _attempt in range(3):  # report the version that answered, even if a swap happened meanwhile
-            version = backend.model_version
-            probs = backend.predict_proba(x32)
-            if backend.model_version == version:
-                break
+        backend.refresh()  # a change committed by any process is served before this answer
+    except UnlearnkitError as exc:
+        raise HTTPException(
+            503,
+            f"the served model could not be brought up to date ({type(exc).__name__}); not answering",
+            headers={"Retry-After": "1"},
+        ) from exc
+    try:
+        probs, version, guarantee = backend.predict_served(x32)  # one snapshot: its version and guarantee
     except RetrainRequiredError as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from exc
     except DataError as exc:
@@ -51,4 +60,5 @@ def predict(
         predictions=probs.argmax(axis=1).tolist(),
         probabilities=np.round(probs.astype(np.float64), 6).tolist(),
         model_version=version,
+        guarantee=guarantee,
     )

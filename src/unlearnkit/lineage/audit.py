@@ -1,0 +1,105 @@
+"""Signed checkpoints of the audit chain's head, and the checks that catch a rewritten or rolled-back store.
+
+The chain itself is keyed (HMAC under a key derived from the model's secret), so editing a row without the
+secret breaks it. Someone holding the secret and write access to the database could still rebuild a shorter or
+different chain, or swap in an older copy of the whole database. What stops that is a *signed head*: the
+``(seq, hash)`` of the newest event plus the model version, signed with the model's Ed25519 key. It is written
+to ``audit-head.json`` after every change, embedded in every receipt and served at ``GET /v1/audit/head``; a
+copy kept off the machine (a receipt, a monitor polling the endpoint) is the reference that
+:func:`head_problems` checks the database against: the chain must still hold that event with that hash.
+
+:func:`replay_problems` re-derives state from the chain: every sample a ``deletion.committed`` event deleted must
+still be deleted (an "undeleted" row is caught), and every checkpoint an event retired must not be active again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from unlearnkit.errors import DataError
+from unlearnkit.lineage.manifest import write_atomic
+from unlearnkit.lineage.signing import Signer, parse_envelope, verify_envelope
+from unlearnkit.lineage.store import LineageStore, iso, utcnow
+
+HEAD_FILE = "audit-head.json"
+
+
+def chain_head(store: LineageStore) -> dict[str, Any]:
+    """The newest audit event's ``seq`` and ``hash``, the model version, and when this was read."""
+    head = json.loads(store.get_meta("audit_head") or '{"seq": 0, "hash": ""}')
+    return {
+        "type": "unlearnkit/audit-head",
+        "seq": int(head["seq"]),
+        "hash": head["hash"],
+        "model_version": store.model_version,
+        "chain": store.get_meta("audit_chain") or "sha256",
+        "at": iso(utcnow()),
+    }
+
+
+def sign_head(store: LineageStore, signer: Signer) -> dict[str, Any]:
+    return signer.sign(chain_head(store), kind="head")
+
+
+def write_head(directory: Path, envelope: dict[str, Any]) -> None:
+    write_atomic(Path(directory) / HEAD_FILE, json.dumps(envelope, indent=2, sort_keys=True).encode())
+
+
+def load_head(data: str | bytes, public_key: Any) -> dict[str, Any]:
+    """A verified head from a head envelope or from a signed receipt that embeds one (``audit_head``)."""
+    env = parse_envelope(data)
+    if "head" in env:
+        return verify_envelope(env, public_key, kind="head")
+    if "receipt" in env:
+        receipt = verify_envelope(env, public_key, kind="receipt")
+        head = receipt.get("audit_head")
+        if not isinstance(head, dict) or "seq" not in head or "hash" not in head:
+            raise DataError("the receipt carries no audit head")
+        return head
+    raise DataError("neither a signed audit head nor a signed receipt")
+
+
+def head_problems(store: LineageStore, head: dict[str, Any], source: str) -> list[str]:
+    """Problems if the store does not extend the signed ``head`` (truncated, rewritten or rolled back)."""
+    seq, want = int(head["seq"]), str(head["hash"])
+    if seq == 0:
+        return []
+    events = store.audit_events(since=seq - 1)
+    if not events or events[0]["seq"] != seq:
+        newest = store.audit_events(since=0)[-1:]  # cheap enough for an audit
+        have = newest[0]["seq"] if newest else 0
+        return [
+            f"the audit chain ends at event {have} but {source} signed event {seq}: the database was truncated, "
+            "rolled back or replaced"
+        ]
+    if events[0]["hash"] != want:
+        return [f"audit event {seq} differs from the one {source} signed: the chain was rewritten or replaced"]
+    version = head.get("model_version")
+    if version is not None and store.model_version < int(version):
+        return [f"the model version {store.model_version} is older than version {version} that {source} signed"]
+    return []
+
+
+def replay_problems(store: LineageStore) -> list[str]:
+    """State that contradicts the chain: a deleted sample active again, a retired checkpoint active again."""
+    deleted_by_chain: set[str] = set()
+    retired_by_chain: set[str] = set()
+    for e in store.audit_events():
+        if e["event_type"] == "deletion.committed":
+            deleted_by_chain.update(e["payload"].get("id_hashes", []))
+            retired_by_chain.update(e["payload"].get("retired_checkpoints", []))
+    problems = []
+    deleted_now = {store.id_hash(i) for i in store.deleted_ids()}
+    undeleted = deleted_by_chain - deleted_now
+    if undeleted:
+        problems.append(f"{len(undeleted)} sample(s) the audit chain records as deleted are not deleted in the store")
+    unrecorded = deleted_now - deleted_by_chain
+    if unrecorded:
+        problems.append(f"{len(unrecorded)} sample(s) are deleted in the store with no deletion in the audit chain")
+    active = {c.key for c in store.checkpoints("active")}
+    revived = retired_by_chain & active
+    if revived:
+        problems.append(f"{len(revived)} checkpoint(s) the audit chain retired are active again")
+    return problems
