@@ -66,9 +66,9 @@ def test_train_forget_predict_with_an_hf_backbone(hf_dirs, tmp_path):
     assert "never deletable" in card and "layer.3.attention.self.query" in card and "layer.1." not in card
     r = run("forget", out, "--ids", "user4@example.org", "--json")
     assert r.exit_code == 0, r.output
-    receipt = json.loads(r.output)
-    assert len(receipt["id_hashes"]) == 1
-    assert len(receipt["external_id_hashes"]) == 1 and "example.org" not in r.output
+    receipt = json.loads(r.output)["receipt"]  # the signed receipt
+    assert len(receipt["erased"]["id_hashes"]) == 1
+    assert len(receipt["erased"]["external_id_hashes"]) == 1 and "example.org" not in r.output
     r = run("predict", out, "--data", data, "--out", tmp_path / "p.csv")
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader((tmp_path / "p.csv").open()))

@@ -707,15 +707,9 @@ class ExactStrategy(IntegrityMixin):
         with self._swap_lock:
             if self._snapshot is not None and version < self._snapshot.version:
                 return  # a concurrent reload already serves a newer version
-            self._apply_rows_locked(rows, nodes, version, check)
+            self._build_snapshot(rows, nodes, version, check)
 
-    def _apply_rows_locked(
-        self,
-        rows: list[tuple[int, int, Prefix, int, str]],
-        nodes: dict[str, tuple[int, Prefix]],
-        version: int,
-        check: bool,
-    ) -> None:
+    def _build_snapshot(self, rows: list, nodes: dict[str, tuple[int, Prefix]], version: int, check: bool) -> None:
         by_prefix = {(sh, prefix): key for key, (sh, prefix) in nodes.items()}
         members, used = [], []
         for shard, seq, order, depth in self._choose_served(rows):

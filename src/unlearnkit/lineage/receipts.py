@@ -111,6 +111,7 @@ def public_receipt(
             "count": len(named_id_hashes),
             "id_hashes": sorted(named_id_hashes),
             "id_hash": "HMAC-SHA256 of the sample id under the model's secret pepper",
+            **({"external_id_hashes": sorted(r.external_id_hashes)} if getattr(r, "external_id_hashes", None) else {}),
         },
         "model": {
             "kind": backend_kind,
