@@ -348,3 +348,24 @@ def test_readyz_without_token_reveals_no_state(model_dir: Path, make_client):
     admin = c.get("/readyz", headers=auth("admin")).json()
     assert "model_version" in admin["checks"] and "worker_lease_held" in admin["checks"]
     assert c.app.state.svc.settings.token_cache_seconds <= 1.0
+
+
+# -- 5: a deletion storm that kills every shard still gets exact answers --------------------------------------
+def test_all_shards_dead_serves_the_public_fallback(model_dir: Path, make_client, s3t_data):
+    c = make_client(model_dir, run_worker=False)
+    x = s3t_data.x[:3].tolist()
+    m = load_strategy(model_dir)  # another process kills every shard
+    try:
+        m.forget([*shard_killing_ids(model_dir, 0), *shard_killing_ids(model_dir, 1)])
+        assert m.pending_retrain() == [0, 1]
+        proba, version, guarantee = m.predict_served(x)
+        assert guarantee == "exact:public-fallback" and version == m.model_version
+        with pytest.raises(Exception, match="retrain required"):
+            m.predict_served(x, fallback=False)
+    finally:
+        m.close()
+    r = c.post("/v1/predict", json={"instances": x}, headers=auth("predict"))
+    assert r.status_code == 200, r.text  # not 503
+    body = r.json()
+    assert body["guarantee"] == "exact:public-fallback" and body["model_version"] == version
+    assert body["predictions"] == proba.argmax(axis=1).tolist()

@@ -825,7 +825,7 @@ class ExactStrategy(IntegrityMixin):
         if not str(self.backbone_description_).startswith("pretrained"):
             return None
         if getattr(self, "_fallback", None) is None:
-            self._fallback = served_module(self.template_, [], self.head_init_, self.spec_.depth)
+            self._fallback = served_module(self.template_, [], self.head_init_, self.spec_.num_layers)
         return self._fallback
 
     def predict_served(self, x: Any, *, fallback: bool = True) -> tuple[np.ndarray, int, str]:
