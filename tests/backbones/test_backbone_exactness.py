@@ -72,7 +72,7 @@ def make_case(name: str, dirs) -> Case:
         from unlearnkit.data import load_digits
 
         b = load_digits(seed=0)
-        bb = ModuleBackbone("tests.backbones.tiny_hf:make_mlp", targets=[["2"], ["4"]], head=["6"])
+        bb = ModuleBackbone("tests.backbones.user_module:make_mlp", targets=[["2"], ["4"]], head=["6"])
         return Case(bb, b.train.take(list(range(40))), b.test.x[:10], {"net.2", "net.4"})
     raise KeyError(name)
 

@@ -112,18 +112,3 @@ def save_tiny_vit(directory: Path) -> Path:
     torch.manual_seed(0)
     ViTModel(cfg).save_pretrained(directory)
     return directory
-
-
-def make_mlp(num_classes: int, in_features: int):
-    """A user's own module for :class:`ModuleBackbone` tests: two hidden layers and a head."""
-    from torch import nn
-
-    return nn.Sequential(
-        nn.Linear(in_features, 32),
-        nn.ReLU(),
-        nn.Linear(32, 32),
-        nn.ReLU(),
-        nn.Linear(32, 32),
-        nn.ReLU(),
-        nn.Linear(32, num_classes),
-    )
