@@ -129,7 +129,9 @@ def exact_lm_row(wm: WorldModels, split: Any, evalset: Any, ref_logs: dict, seed
     return llm_exact.s3t_row(wm, split, evalset, ref_logs, seed)
 
 
-def run_seed(seed: int, cfg: LMBenchConfig, echo: Callable[[str], None]) -> dict[str, Any]:
+def run_seed(
+    seed: int, cfg: LMBenchConfig, echo: Callable[[str], None], progress: Path | None = None
+) -> dict[str, Any]:
     ctx = RunContext(seed=seed)
     t0 = time.perf_counter()
     world = dataclasses.replace(cfg.world, seed=seed) if cfg.world is not None else None
@@ -157,7 +159,21 @@ def run_seed(seed: int, cfg: LMBenchConfig, echo: Callable[[str], None]) -> dict
     curves: dict[str, list[dict[str, Any]]] = {}
     scal: dict[str, list[dict[str, Any]]] = {}
     sust: dict[str, list[dict[str, Any]]] = {}
-    failures = []
+    failures: list[dict[str, Any]] = []
+
+    def snapshot() -> dict[str, Any]:
+        return {
+            "seed": seed,
+            "rows": rows,
+            "curves": curves,
+            "scalability": scal,
+            "sustainability": sust,
+            "failures": failures,
+            "record": wm.record(),
+            "reference_select": ref_select,
+            "forget_texts": len(split.forget),
+        }
+
     folds = range(wm.world.config.folds)
     scal_splits = [wm.world.split(tuple(range(k + 1)), tokenizer=wm.tokenizer) for k in folds]
     scal_evals = [wm.world.eval_set(tuple(range(k + 1))) for k in folds]
@@ -230,17 +246,9 @@ def run_seed(seed: int, cfg: LMBenchConfig, echo: Callable[[str], None]) -> dict
                 }
             )
             echo(f"seed {seed}: {name} FAILED: {type(exc).__name__}: {exc}")
-    return {
-        "seed": seed,
-        "rows": rows,
-        "curves": curves,
-        "scalability": scal,
-        "sustainability": sust,
-        "failures": failures,
-        "record": wm.record(),
-        "reference_select": ref_select,
-        "forget_texts": len(split.forget),
-    }
+        if progress is not None:  # everything so far, so an interrupted run keeps its finished methods
+            progress.write_text(json.dumps(snapshot(), indent=1, default=str))
+    return snapshot()
 
 
 def scalability_rows(
@@ -273,7 +281,7 @@ def run_benchmark(out_dir: Path, cfg: LMBenchConfig, echo: Callable[[str], None]
             seeds.append(json.loads(path.read_text()))
             echo(f"seed {seed}: loaded from {path}")
             continue
-        seeds.append(run_seed(seed, cfg, echo))
+        seeds.append(run_seed(seed, cfg, echo, progress=out_dir / f"seed-{seed}.partial.json"))
         path.write_text(json.dumps(seeds[-1], indent=1, default=str))
     for result in seeds:  # exact rows computed in a separate process (exact-N.json), when the engine has LMs
         extra = out_dir / f"exact-{result['seed']}.json"

@@ -113,11 +113,15 @@ def directions(seeds: list[dict[str, Any]]) -> list[dict[str, Any]]:
         xs, ys = mean_curve(seeds, name, "curves", "privleak")
         after = [y for x, y in zip(xs, ys, strict=True) if x > 0]
         if after and min(after) <= -10 and max(after) >= 10:
-            flips.append(f"{name} ({min(after):+.0f} → {max(after):+.0f})")
+            flips.append(f"{name} (curve {min(after):+.0f} → {max(after):+.0f})")
+    for name in sorted(agg):  # also: negative at the stop point, positive at the end of the budget
+        stop_v, end_v = m(name, "privleak"), m(name, "privleak", end)
+        if stop_v <= -10 and end_v >= 10 and not any(f.startswith(f"{name} ") for f in flips):
+            flips.append(f"{name} (stop {stop_v:+.0f} → budget end {end_v:+.0f})")
     add(
         "PrivLeak changes sign between under- (negative) and over-unlearning (positive) along a run",
         bool(flips),
-        "methods whose seed-mean PrivLeak curve goes below −10 and above +10: " + (", ".join(flips) or "none"),
+        "methods whose seed-mean PrivLeak goes from ≤ −10 to ≥ +10: " + (", ".join(flips) or "none"),
     )
     for key, label in (
         ("scalability", "forget-set size (1 → 4 folds)"),
