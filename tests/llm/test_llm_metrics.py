@@ -151,3 +151,23 @@ def test_every_lm_metric_declares_direction_and_needs() -> None:
         info = LM_METRICS[name]
         assert info.direction in ("higher", "lower", "zero", "reference") and info.description
     assert "reference" in LM_METRICS["privleak"].needs and "reference" in LM_METRICS["forget_quality"].needs
+
+
+def test_ensemble_module_serves_the_mean_of_its_members() -> None:
+    """An exact LM (its alive shards' mean logits) goes through the same metrics as any LM."""
+    from types import SimpleNamespace
+
+    from unlearnkit.llm.exact import EnsembleModule
+
+    model, tok = _bigram()
+    model.config = SimpleNamespace(n_positions=32)
+    uniform = Bigram(len(tok), {})
+    members = [SimpleNamespace(model=model), SimpleNamespace(model=uniform)]
+    fake = SimpleNamespace(
+        _members=lambda: (1, members),
+        _mean_logits=lambda ms, ids: torch.stack([m.model(input_ids=ids).logits for m in ms]).mean(0),
+    )
+    ens = EnsembleModule(fake)
+    ids = torch.tensor([[tok.convert_tokens_to_ids("is")]])
+    assert torch.allclose(ens(ids).logits, (model(ids).logits + uniform(ids).logits) / 2)
+    assert greedy_generate(ens, tok, ["anna is"], 2) == ["paris ."]  # the mean still prefers the table's token

@@ -15,36 +15,19 @@ import dataclasses
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
-
-import torch
-from torch import nn
 
 from unlearnkit.context import derive_seed
 from unlearnkit.errors import RetrainRequiredError
 from unlearnkit.exact import S3T, EnsembleLM  # ImportError when the exact engine has no LM support
 from unlearnkit.llm.eval import evaluate_lm
+from unlearnkit.llm.exact import EnsembleModule
 from unlearnkit.llm.training import train_lm
 from unlearnkit.llm.world import WorldModels, make_world, tiny_gpt2
 
 PUBLIC_SEED_OFFSET = 10_000
 S3T_SETTINGS = dict(shards=3, slices=2, budget=2, epochs=30, lr=1e-2, batch_size=32, lora_rank=8, lora_alpha=16.0)
 TARGETS = ("attn.c_attn", "mlp.c_fc")
-
-
-class EnsembleModule(nn.Module):
-    """An :class:`EnsembleLM` seen as a causal LM (``.logits`` of every position), for the LM metrics."""
-
-    def __init__(self, lm: EnsembleLM) -> None:
-        super().__init__()
-        self.lm = lm
-        _, members = lm._members()
-        self.config = members[0].model.config
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **_: Any) -> Any:
-        _, members = self.lm._members()
-        return SimpleNamespace(logits=self.lm._mean_logits(members, input_ids))
 
 
 def public_texts(wm: WorldModels) -> list[str]:

@@ -240,7 +240,7 @@ def render_markdown(results: dict[str, Any], dirs: list[dict[str, Any]], figures
     lines += [f"| {k} | {v[0]} | {v[1]} | {v[2]:+.1f} | {v[3]} |" for k, v in MUSE_NEWS.items()]
     lines += ["", "## Directions MUSE reports", "", "| direction | reproduced | evidence |", "|---|---|---|"]
     for d in dirs:
-        mark = "yes" if d["reproduced"] else "**no**"
+        mark = "n/a" if d["reproduced"] is None else "yes" if d["reproduced"] else "**no**"
         lines.append(f"| {d['direction']} | {mark} | {d['evidence']} |")
     scal_names = sorted({k for s in seeds for k in s["scalability"]})
     if scal_names:

@@ -83,10 +83,15 @@ def read_meta(directory: Path) -> dict[str, Any]:
 
 
 def load_lm(directory: Path) -> tuple[Any, Any, dict[str, Any]]:
-    """A model directory written by :func:`save_lm` (or any HF causal-LM directory) → model, tokenizer, meta."""
+    """A model directory written by :func:`save_lm`, any HF causal-LM directory, or an exact model directory
+    fitted on a causal-LM backbone (served as its shard ensemble) → model, tokenizer, meta."""
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"{directory}: no such model directory")
+    from unlearnkit.llm.exact import is_exact_dir, load_exact_lm
+
+    if is_exact_dir(directory):
+        return load_exact_lm(directory)
     meta = read_meta(directory)
     if meta.get("composite") == "whp":
         from unlearnkit.llm.methods.whp import WHPModel
