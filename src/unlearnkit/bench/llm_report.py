@@ -63,7 +63,8 @@ def aggregate_rows(seeds: list[dict[str, Any]], budget: bool = False) -> dict[st
             for k, v in src.items():
                 if isinstance(v, int | float) and not isinstance(v, bool):
                     out[row["method"]][k].append(float(v))
-            out[row["method"]]["reached_stop"].append(row.get("reached_stop", True))
+            if row.get("stop_step") is not None:
+                out[row["method"]]["reached_stop"].append(row.get("reached_stop", True))
             out[row["method"]]["seconds"].append(row.get("seconds"))
             out[row["method"]]["stop_step"].append(row.get("stop_step"))
             out[row["method"]]["alpha"].append(row.get("alpha"))
@@ -213,8 +214,11 @@ def render_markdown(results: dict[str, Any], dirs: list[dict[str, Any]], figures
         stop = (_cell(steps, 0) if steps else "–") + (f" (α {_cell(alphas, 0)})" if alphas else "")
         cells = [_cell(a.get(k, []), 3 if k == "forget_quality" or k == "model_utility" else 1) for k, _ in COLUMNS]
         lines.append(
-            f"| {name} | " + " | ".join(cells) + f" | {stop} | {sum(bool(r) for r in reached)}/{len(reached)}"
-            f" | {_cell([s for s in a.get('seconds', []) if s is not None], 2)} |"
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {stop} | "
+            + (f"{sum(bool(r) for r in reached)}/{len(reached)}" if reached else "–")
+            + f" | {_cell([s for s in a.get('seconds', []) if s is not None], 2)} |"
         )
     lines += [
         "",
