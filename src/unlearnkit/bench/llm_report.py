@@ -137,7 +137,9 @@ def directions(seeds: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 lasts.append(ys[-1])
                 if ys[-1] < ys[0]:
                     falls.append(name)
-        if names:
+        if not names:
+            add(f"Utility (KnowMem_r) falls with {label}", None, "not measured in this run")
+        else:
             ok = len(falls) > len(names) / 2 and np.mean(lasts) < np.mean(firsts)
             add(
                 f"Utility (KnowMem_r) falls with {label}",
@@ -164,11 +166,16 @@ def directions(seeds: list[dict[str, Any]]) -> list[dict[str, Any]]:
     exact = [k for k in agg if k.startswith("S3T")]
     for name in exact:
         v = m(name, "privleak")
-        add(
-            f"The exact row ({name}) matches Retrain's PrivLeak ≈ 0 (|PrivLeak| ≤ 10)",
-            abs(v) <= 10,
-            f"{name} PrivLeak {v:+.1f}",
-        )
+        claim = f"The exact row ({name}) matches Retrain's PrivLeak ≈ 0 (|PrivLeak| ≤ 10)"
+        if math.isnan(v):
+            add(
+                claim,
+                None,
+                "no shard served after forget (every shard saw a forgotten person): S3T's exact answer "
+                "is a retrain, i.e. the Retrain row (PrivLeak 0 by definition); not measurable as an S3T ensemble",
+            )
+        else:
+            add(claim, abs(v) <= 10, f"{name} PrivLeak {v:+.1f}")
     return out
 
 
@@ -220,6 +227,8 @@ def render_markdown(results: dict[str, Any], dirs: list[dict[str, Any]], figures
             + (f"{sum(bool(r) for r in reached)}/{len(reached)}" if reached else "–")
             + f" | {_cell([s for s in a.get('seconds', []) if s is not None], 2)} |"
         )
+    notes = sorted({f"{r['method']}: {r['note']}" for sd in seeds for r in sd["rows"] if r.get("note")})
+    lines += [f"\nNote — {n}" for n in notes]
     lines += [
         "",
         "## Fixed budget (end of each method's step budget, no stop rule)",
