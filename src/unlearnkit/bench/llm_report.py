@@ -303,7 +303,8 @@ def _save(fig: Any, out: Path, stem: str) -> list[str]:
 def figures(out: Path, results: dict[str, Any]) -> list[str]:
     plt = _plt()
     seeds = results["seeds"]
-    seed_text = f"seeds {', '.join(str(s['seed']) for s in seeds)} (mean)"
+    with_curves = [s for s in seeds if s.get("curves")] or seeds
+    seed_text = f"seeds {', '.join(str(s['seed']) for s in with_curves)} (mean)"
     cmap = plt.get_cmap("tab10")
     paths: list[str] = []
     names = sorted({k for s in seeds for k in s["curves"] if k not in ("TaskVector", "WHP")})
