@@ -3,20 +3,25 @@
 from unlearnkit.data.dataset import IdDataset, concat, ids_hash
 from unlearnkit.data.loaders import (
     BUILTIN,
+    LOADERS,
     DataBundle,
+    LoaderInfo,
     load_builtin,
     load_digits,
     load_mnist1d,
     load_synthetic,
     load_table,
+    register_loader,
     resolve_data,
     write_csv,
 )
 
 __all__ = [
     "BUILTIN",
+    "LOADERS",
     "DataBundle",
     "IdDataset",
+    "LoaderInfo",
     "concat",
     "ids_hash",
     "load_builtin",
@@ -24,6 +29,7 @@ __all__ = [
     "load_mnist1d",
     "load_synthetic",
     "load_table",
+    "register_loader",
     "resolve_data",
     "write_csv",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,9 +18,18 @@ import torch
 
 from unlearnkit.errors import DataError, UnknownIdError
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+#: Where a dataset's label set came from. Only "declared" and "public" may shape an exact model: an
+#: "inferred" set is max(label)+1 of the rows themselves, which a deletion can change.
+LABEL_SOURCES = ("declared", "public", "inferred")
+
 
 def _as_id_array(ids: Iterable[int] | torch.Tensor | np.ndarray) -> np.ndarray:
-    arr = np.asarray(ids.tolist() if isinstance(ids, torch.Tensor) else list(ids), dtype=np.int64)
+    try:
+        arr = np.asarray(ids.tolist() if isinstance(ids, torch.Tensor) else list(ids), dtype=np.int64)
+    except OverflowError:
+        raise DataError("sample ids must fit in a signed 64-bit integer") from None
     return arr.reshape(-1)
 
 
@@ -37,6 +47,8 @@ class IdDataset:
         feature_names: optional column names.
         external_ids: optional external (string) id of each sample; the lineage store keeps keyed hashes only.
         label_names: optional declared name of each class.
+        label_source: where ``num_classes`` came from: ``declared`` (by the user or a built-in loader),
+            ``public`` (the never-deletable public split) or ``inferred`` (max label + 1 of these rows).
     """
 
     x: torch.Tensor
@@ -48,6 +60,7 @@ class IdDataset:
     feature_names: tuple[str, ...] | None = None
     external_ids: tuple[str, ...] | None = None
     label_names: tuple[str, ...] | None = None
+    label_source: str = "declared"
     _pos: dict[int, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +71,8 @@ class IdDataset:
             raise DataError(
                 f"{self.name}: x has {n} rows but y has shape {tuple(self.y.shape)} and ids {tuple(self.ids.shape)}"
             )
+        if self.label_source not in LABEL_SOURCES:
+            raise DataError(f"{self.name}: label_source must be one of {', '.join(LABEL_SOURCES)}")
         if self.owners is not None and len(self.owners) != n:
             raise DataError(f"{self.name}: {len(self.owners)} owners for {n} samples")
         if self.external_ids is not None and len(self.external_ids) != n:
@@ -85,8 +100,13 @@ class IdDataset:
         num_classes: int | None = None,
         name: str = "data",
         feature_names: Sequence[str] | None = None,
+        label_source: str | None = None,
     ) -> IdDataset:
-        """Build a dataset (sorted by id) from arrays; ids default to 0..n-1."""
+        """Build a dataset (sorted by id) from arrays; ids default to 0..n-1.
+
+        Without ``num_classes`` the label set is inferred as max(label)+1 (``label_source="inferred"``):
+        fine for analysis, refused by exact strategies, whose label set must not depend on deletable rows.
+        """
         xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
         yn = np.asarray(y)
         regression = num_classes == 0 or (num_classes is None and yn.dtype.kind == "f")
@@ -99,6 +119,7 @@ class IdDataset:
         if len(idt) != len(xt):
             raise DataError(f"{name}: {len(idt)} ids for {len(xt)} samples")
         order = torch.argsort(idt, stable=True)
+        inferred = num_classes is None and not regression
         if num_classes is None:
             num_classes = 0 if regression else (int(yt.max()) + 1 if len(yt) else 0)
         if not regression and len(yt) and (int(yt.min()) < 0 or int(yt.max()) >= num_classes):
@@ -112,6 +133,7 @@ class IdDataset:
             num_classes=num_classes,
             name=name,
             feature_names=tuple(feature_names) if feature_names is not None else None,
+            label_source=label_source or ("inferred" if inferred else "declared"),
         )
 
     # -- basic access ------------------------------------------------------------------------------
@@ -153,6 +175,7 @@ class IdDataset:
             feature_names=self.feature_names,
             external_ids=None if self.external_ids is None else tuple(self.external_ids[int(p)] for p in pos),
             label_names=self.label_names,
+            label_source=self.label_source,
         )
 
     def subset(self, ids: Iterable[int]) -> IdDataset:
@@ -196,15 +219,22 @@ class IdDataset:
         return found
 
     # -- hashing -----------------------------------------------------------------------------------
-    def content_hashes(self) -> list[str]:
-        """sha256 of each sample's features (float32 bytes) and label, taken at ingest."""
+    def content_hashes(self, key: bytes | None = None) -> list[str]:
+        """Hash of each sample's features (float32 bytes) and label, taken at ingest.
+
+        With ``key`` (the model's secret pepper) an HMAC-SHA256: anyone holding a receipt cannot confirm a
+        guessed low-entropy record by hashing it. Without, a plain sha256 (for comparisons in tests).
+        """
         xs = self.x.contiguous().numpy()
         ys = self.y.numpy()
-        return [hashlib.sha256(xs[k].tobytes() + np.asarray(ys[k]).tobytes()).hexdigest() for k in range(len(self))]
+        rows = (xs[k].tobytes() + np.asarray(ys[k]).tobytes() for k in range(len(self)))
+        if key is None:
+            return [hashlib.sha256(r).hexdigest() for r in rows]
+        return [hmac.new(key, b"content:" + r, hashlib.sha256).hexdigest() for r in rows]
 
-    def fingerprint(self) -> str:
-        """sha256 over ids, features and labels: changes when any sample changes."""
-        h = hashlib.sha256()
+    def fingerprint(self, key: bytes | None = None) -> str:
+        """sha256 (HMAC with ``key``) over ids, features and labels: changes when any sample changes."""
+        h = hmac.new(key, b"fingerprint:", hashlib.sha256) if key is not None else hashlib.sha256()
         h.update(self.ids.numpy().tobytes())
         h.update(self.x.contiguous().numpy().tobytes())
         h.update(self.y.numpy().tobytes())
@@ -235,4 +265,5 @@ def concat(parts: Sequence[IdDataset], name: str | None = None) -> IdDataset:
         num_classes=max(p.num_classes for p in parts),
         name=name or parts[0].name,
         feature_names=parts[0].feature_names,
+        label_source="inferred" if any(p.label_source == "inferred" for p in parts) else parts[0].label_source,
     )

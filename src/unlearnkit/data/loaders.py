@@ -1,24 +1,38 @@
-"""Built-in datasets (no download) and the user's own CSV/Parquet files.
+"""Built-in datasets (no download), the user's own CSV/Parquet files, and the loader registry.
 
 Every loader returns a :class:`DataBundle`: the deletable ``train`` split, a ``test`` split and an
-optional ``public`` split that is never deletable and may pretrain a frozen backbone. Preprocessing is
-fixed (digits are divided by 16) and never fitted on deletable data: statistics computed from private
-samples would leak them into every model and break the exact guarantee.
+optional ``public`` split that is never deletable and may pretrain a frozen backbone.
+
+A loader is registered in two halves (:func:`register_loader`): ``raw`` produces the rows as they come
+(ids, labels, owners, unprocessed features) and ``prepare`` is *everything* the loader computes from them
+(scaling, parsing a file, …). The counterfactual exactness suite (``tests/exactness``) changes or removes one
+deletable raw row and runs ``prepare`` again, so a ``prepare`` that lets deletable rows shape anything
+(statistics over the whole pool, a label set of max(label)+1, …) fails it. A new loader joins that suite by
+registering; nothing else needs editing. Preprocessing here is fixed (digits ÷ 16, MNIST-1D by constants);
+statistics are only ever fitted on the public split, by the model (:mod:`unlearnkit.data.public_fit`).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
-from dataclasses import dataclass
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
-from unlearnkit.data.dataset import IdDataset
-from unlearnkit.errors import DataError
+from unlearnkit.data.dataset import INT64_MAX, INT64_MIN, IdDataset
+from unlearnkit.errors import ConfigError, DataError
 
-BUILTIN = ("digits", "mnist1d", "synthetic")
+#: An inferred label set (max(label)+1) larger than this is refused: a typo'd label would silently build a
+#: huge head (one label of 1000000 made a 497 MB model). Declare the class count to go beyond it.
+MAX_INFERRED_CLASSES = 10_000
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,72 @@ class DataBundle:
     @property
     def num_features(self) -> int:
         return self.train.num_features
+
+    def map_features(self, fn: Callable[[np.ndarray], np.ndarray]) -> DataBundle:
+        """The same splits with ``fn`` applied to every split's features (a fixed, row-wise transform)."""
+
+        def one(d: IdDataset | None) -> IdDataset | None:
+            if d is None:
+                return None
+            x = np.asarray(fn(d.x.numpy()), dtype=np.float32)
+            return dataclasses.replace(d, x=torch.as_tensor(x), _pos={})
+
+        return DataBundle(one(self.train), one(self.test), one(self.public), self.name)  # type: ignore[arg-type]
+
+
+# -- the registry ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LoaderInfo:
+    """A registered loader: ``load(seed, **options) = prepare(raw(seed, **options))``.
+
+    Args:
+        name: registry key (and, when ``builtin``, the ``--data`` name on the command line).
+        raw: ``(seed=..., **options) -> DataBundle`` of unprocessed rows.
+        prepare: ``DataBundle -> DataBundle``: every computation the loader does on the rows.
+        modality: what the features are (``tabular``; text/image loaders say so, and the exactness suite
+            pairs them only with backbones that accept that modality).
+        tiny: options that make a small dataset quickly (used by the exactness suite).
+        builtin: selectable by name as ``--data NAME``.
+    """
+
+    name: str
+    raw: Callable[..., DataBundle]
+    prepare: Callable[[DataBundle], DataBundle]
+    modality: str = "tabular"
+    tiny: dict[str, Any] = field(default_factory=dict)
+    builtin: bool = True
+
+    def load(self, seed: int = 0, **options: Any) -> DataBundle:
+        return self.prepare(self.raw(seed=seed, **options))
+
+
+LOADERS: dict[str, LoaderInfo] = {}
+
+
+def register_loader(
+    name: str,
+    *,
+    prepare: Callable[[DataBundle], DataBundle] | None = None,
+    modality: str = "tabular",
+    tiny: dict[str, Any] | None = None,
+    builtin: bool = True,
+) -> Callable[[Callable[..., DataBundle]], Callable[..., DataBundle]]:
+    """Decorator on a ``raw`` function: register a loader (see :class:`LoaderInfo`).
+
+    ``prepare`` defaults to the identity (the raw rows are already what the model sees).
+    """
+
+    def deco(raw: Callable[..., DataBundle]) -> Callable[..., DataBundle]:
+        if name in LOADERS and LOADERS[name].raw is not raw:
+            raise ConfigError(f"loader {name!r} is registered twice")
+        LOADERS[name] = LoaderInfo(name, raw, prepare or (lambda b: b), modality, dict(tiny or {}), builtin)
+        return raw
+
+    return deco
+
+
+def builtin_names() -> tuple[str, ...]:
+    return tuple(n for n, info in LOADERS.items() if info.builtin)
 
 
 def _split(
@@ -66,7 +146,7 @@ def _split(
             y[rows],
             ids[rows],
             owners=[owners[r] for r in rows],
-            num_classes=num_classes,
+            num_classes=num_classes,  # declared by the dataset, never inferred from its rows
             name=f"{name}/{part}",
         )
 
@@ -78,35 +158,81 @@ def _split(
     )
 
 
+# -- built-in datasets -------------------------------------------------------------------------------
+def _digits_prepare(raw: DataBundle) -> DataBundle:
+    return raw.map_features(lambda x: x / np.float32(16.0))  # pixel range 0..16: a fixed constant
+
+
+@register_loader("digits", prepare=_digits_prepare, tiny={})
+def _digits_raw(seed: int = 0, public_fraction: float = 150 / 1797, test_fraction: float = 447 / 1797) -> DataBundle:
+    from sklearn.datasets import load_digits as _ld
+
+    d = _ld()
+    return _split(
+        d.data.astype(np.float32), d.target.astype(np.int64), "digits", seed, test_fraction, public_fraction, 10
+    )
+
+
 def load_digits(seed: int = 0, public_fraction: float = 150 / 1797, test_fraction: float = 447 / 1797) -> DataBundle:
     """scikit-learn's bundled 8×8 digits (1797 samples, 64 features in [0, 1], 10 classes).
 
     The default split follows the S3T CPU reproduction: 150 public, 1200 deletable, 447 test.
     """
-    from sklearn.datasets import load_digits as _ld
+    return LOADERS["digits"].load(seed=seed, public_fraction=public_fraction, test_fraction=test_fraction)
 
-    d = _ld()
-    return _split(
-        d.data.astype(np.float32) / 16.0, d.target.astype(np.int64), "digits", seed, test_fraction, public_fraction, 10
-    )
+
+# MNIST-1D's own make_dataset centres and scales by the mean/std of the whole generated pool (deletable,
+# public and test rows alike), so one deletable sample moved every other sample's features. These fixed
+# constants are that mean/std for the generator's default pool (seed 42, 4000 samples): independent of any
+# user's split, they keep the usual scale without looking at deletable rows.
+MNIST1D_MEAN = -0.005628931141808452
+MNIST1D_STD = 0.1549463044380676
+
+
+def _mnist1d_prepare(raw: DataBundle) -> DataBundle:
+    mean, std = np.float32(MNIST1D_MEAN), np.float32(MNIST1D_STD)
+    return raw.map_features(lambda x: (x - mean) / std)
+
+
+@register_loader("mnist1d", prepare=_mnist1d_prepare, tiny={"num_samples": 400})
+def _mnist1d_raw(
+    seed: int = 0, num_samples: int = 4000, public_fraction: float = 0.08, test_fraction: float = 0.2
+) -> DataBundle:
+    """The generator loop of ``mnist1d.data.make_dataset`` (same random draws) without its pool standardisation."""
+    from mnist1d.data import get_dataset_args, get_templates, transform
+    from mnist1d.utils import set_seed
+
+    args = get_dataset_args()
+    args.num_samples = num_samples
+    args.seed = seed
+    templates = get_templates()
+    set_seed(args.seed)
+    xs, ys = [], []
+    for label_ix in range(len(templates["y"])):
+        for _ in range(args.num_samples // len(templates["y"])):
+            x, _t = transform(templates["x"][label_ix], templates["t"], args)
+            xs.append(x)
+            ys.append(templates["y"][label_ix])
+    shuffle = np.random.permutation(len(ys))
+    x_all = np.stack(xs)[shuffle].astype(np.float32)
+    y_all = np.stack(ys)[shuffle].astype(np.int64)
+    return _split(x_all, y_all, "mnist1d", seed, test_fraction, public_fraction, 10)
 
 
 def load_mnist1d(
     seed: int = 0, num_samples: int = 4000, public_fraction: float = 0.08, test_fraction: float = 0.2
 ) -> DataBundle:
-    """MNIST-1D (Greydanus, 2020): 40-feature procedurally generated sequences, 10 classes, no download."""
-    from mnist1d.data import get_dataset_args, make_dataset
+    """MNIST-1D (Greydanus, 2020): 40-feature procedurally generated sequences, 10 classes, no download.
 
-    args = get_dataset_args()
-    args.num_samples = num_samples
-    args.seed = seed
-    d = make_dataset(args)
-    x = np.concatenate([d["x"], d["x_test"]]).astype(np.float32)
-    y = np.concatenate([d["y"], d["y_test"]]).astype(np.int64)
-    return _split(x, y, "mnist1d", seed, test_fraction, public_fraction, 10)
+    Scaled by fixed constants (:data:`MNIST1D_MEAN`, :data:`MNIST1D_STD`), not by statistics of the pool.
+    """
+    return LOADERS["mnist1d"].load(
+        seed=seed, num_samples=num_samples, public_fraction=public_fraction, test_fraction=test_fraction
+    )
 
 
-def load_synthetic(
+@register_loader("synthetic", tiny={"num_samples": 400, "num_features": 16})
+def _synthetic_raw(
     seed: int = 0,
     num_samples: int = 1500,
     num_features: int = 32,
@@ -114,7 +240,6 @@ def load_synthetic(
     public_fraction: float = 0.1,
     test_fraction: float = 0.2,
 ) -> DataBundle:
-    """A Gaussian-cluster classification task (scikit-learn ``make_classification``)."""
     from sklearn.datasets import make_classification
 
     x, y = make_classification(
@@ -132,28 +257,71 @@ def load_synthetic(
     )
 
 
+def load_synthetic(
+    seed: int = 0,
+    num_samples: int = 1500,
+    num_features: int = 32,
+    num_classes: int = 6,
+    public_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+) -> DataBundle:
+    """A Gaussian-cluster classification task (scikit-learn ``make_classification``)."""
+    return LOADERS["synthetic"].load(
+        seed=seed,
+        num_samples=num_samples,
+        num_features=num_features,
+        num_classes=num_classes,
+        public_fraction=public_fraction,
+        test_fraction=test_fraction,
+    )
+
+
 def load_builtin(name: str, seed: int = 0, public_fraction: float | None = None) -> DataBundle:
-    """One of :data:`BUILTIN` by name; ``public_fraction`` overrides the loader's default."""
-    loaders = {"digits": load_digits, "mnist1d": load_mnist1d, "synthetic": load_synthetic}
-    if name not in loaders:
-        raise DataError(f"unknown dataset {name!r}; built-in datasets are {', '.join(BUILTIN)} (or give a file)")
+    """One of the built-in datasets (:func:`builtin_names`) by name; ``public_fraction`` overrides the default."""
+    if name not in LOADERS or not LOADERS[name].builtin:
+        raise DataError(
+            f"unknown dataset {name!r}; built-in datasets are {', '.join(builtin_names())} (or give a file)"
+        )
     kwargs = {} if public_fraction is None else {"public_fraction": public_fraction}
-    return loaders[name](seed=seed, **kwargs)
+    return LOADERS[name].load(seed=seed, **kwargs)
+
+
+BUILTIN = builtin_names()
 
 
 # -- user files ------------------------------------------------------------------------------------
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
 def _parse_int(value: str, column: str, row: int, path: Path) -> int:
-    try:
-        f = float(value)
-    except ValueError:
-        raise DataError(f"{path}: row {row}: column {column!r} must be an integer, got {value!r}") from None
-    if not math.isfinite(f) or f != int(f):
-        raise DataError(f"{path}: row {row}: column {column!r} must be an integer, got {value!r}")
-    return int(f)
+    """An integer cell, exactly: digits are parsed as integers (never through float, which rounds ids above
+    2**53 such as snowflake ids); ``3.0``-style values are accepted only where a float is exact."""
+    v = value.strip()
+    if _INT_TEXT.fullmatch(v):
+        i = int(v)
+    else:
+        try:
+            f = float(v)
+        except ValueError:
+            raise DataError(f"{path}: row {row}: column {column!r} must be an integer, got {value!r}") from None
+        if not math.isfinite(f) or f != int(f):
+            raise DataError(f"{path}: row {row}: column {column!r} must be an integer, got {value!r}")
+        if abs(f) > 2**53:
+            raise DataError(
+                f"{path}: row {row}: column {column!r} value {value!r} is not exact as a float; write it as digits"
+            )
+        i = int(f)
+    if not INT64_MIN <= i <= INT64_MAX:
+        raise DataError(f"{path}: row {row}: column {column!r} value {v} does not fit in a signed 64-bit integer")
+    return i
 
 
 def _from_columns(
-    columns: dict[str, list[str]], path: Path, num_classes: int | None, require_label: bool = True
+    columns: dict[str, list[str]],
+    path: Path,
+    num_classes: int | None,
+    require_label: bool = True,
+    label_source: str | None = None,
 ) -> IdDataset:
     names = list(columns)
     if not require_label and "label" not in columns:
@@ -174,8 +342,20 @@ def _from_columns(
             raise DataError(f"{path}: duplicate id {i} (rows {seen[i] + 2} and {r + 2})")
         seen[i] = r
     labels = [_parse_int(v, "label", r + 2, path) for r, v in enumerate(columns["label"])]
-    if min(labels) < 0:
-        raise DataError(f"{path}: labels must be non-negative integers, found {min(labels)}")
+    low = min(range(n), key=lambda r: labels[r])
+    if labels[low] < 0:
+        raise DataError(f"{path}: row {low + 2}: labels must be non-negative integers, found {labels[low]}")
+    high = max(range(n), key=lambda r: labels[r])
+    if num_classes is not None and labels[high] >= num_classes:
+        raise DataError(
+            f"{path}: row {high + 2}: label {labels[high]} is outside the label set 0..{num_classes - 1}"
+            + (" (taken from the public split)" if label_source == "public" else " (declared)")
+        )
+    if num_classes is None and labels[high] + 1 > MAX_INFERRED_CLASSES:
+        raise DataError(
+            f"{path}: row {high + 2}: label {labels[high]} would make a {labels[high] + 1}-class model; labels must "
+            f"be 0..C-1: remap them, or declare the class count (--classes / num_classes)"
+        )
     x = np.empty((n, len(features)), dtype=np.float32)
     for k, c in enumerate(features):
         for r, v in enumerate(columns[c]):
@@ -184,7 +364,7 @@ def _from_columns(
             except ValueError:
                 raise DataError(f"{path}: row {r + 2}: feature column {c!r} is not numeric ({v!r})") from None
             if not math.isfinite(x[r, k]):
-                raise DataError(f"{path}: row {r + 2}: feature column {c!r} is NaN or infinite")
+                raise DataError(f"{path}: row {r + 2}: feature column {c!r} is NaN, infinite or beyond float32")
     owners = None
     if "owner" in columns:
         owners = [o.strip() or None for o in columns["owner"]]
@@ -193,18 +373,25 @@ def _from_columns(
         np.asarray(labels, dtype=np.int64),
         ids,
         owners=owners,
-        num_classes=num_classes if num_classes is not None else max(labels) + 1,
+        num_classes=num_classes,
         name=path.stem,
         feature_names=features,
+        label_source=label_source if num_classes is not None else None,
     )
 
 
-def load_table(path: str | Path, num_classes: int | None = None, require_label: bool = True) -> IdDataset:
+def load_table(
+    path: str | Path, num_classes: int | None = None, require_label: bool = True, label_source: str | None = None
+) -> IdDataset:
     """A CSV or Parquet file: columns ``id``, ``label``, optional ``owner``; every other column a feature.
 
-    With ``require_label=False`` (prediction inputs) the ``label`` column may be absent.
-    Raises :class:`DataError` naming the problem: a missing ``id``/``label`` column, duplicate ids,
-    NaN or non-numeric features, non-integer ids or labels, an empty file.
+    ``num_classes`` declares the label set (``label_source`` says where it came from: ``declared`` by
+    default, ``public``); without it the set is inferred from the file's labels (``label_source="inferred"``,
+    which exact strategies refuse for deletable data). With ``require_label=False`` (prediction inputs) the
+    ``label`` column may be absent. Raises :class:`DataError` naming the problem: a missing ``id``/``label``
+    column, duplicate ids, NaN or non-numeric features, non-integer ids or labels, ids or labels beyond
+    int64, a label outside the label set, a file that is not UTF-8, an empty file. A UTF-8 byte-order mark is
+    accepted.
     """
     p = Path(path)
     if not p.is_file():
@@ -220,30 +407,36 @@ def load_table(path: str | Path, num_classes: int | None = None, require_label: 
         }
         if not cols:
             raise DataError(f"{p}: empty file")
-        return _from_columns(cols, p, num_classes, require_label)
-    with p.open(newline="") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise DataError(f"{p}: empty file") from None
-        if len(set(header)) != len(header):
-            raise DataError(f"{p}: duplicate column names in header")
-        cols: dict[str, list[str]] = {h: [] for h in header}
-        for r, row in enumerate(reader):
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise DataError(f"{p}: row {r + 2} has {len(row)} fields, the header has {len(header)}")
-            for h, v in zip(header, row, strict=True):
-                cols[h].append(v.strip())
-    return _from_columns(cols, p, num_classes, require_label)
+        return _from_columns(cols, p, num_classes, require_label, label_source)
+    r = 1
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            try:
+                header = [h.strip() for h in next(reader)]
+            except StopIteration:
+                raise DataError(f"{p}: empty file") from None
+            if len(set(header)) != len(header):
+                raise DataError(f"{p}: duplicate column names in header")
+            cols: dict[str, list[str]] = {h: [] for h in header}
+            for r, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise DataError(f"{p}: row {r} has {len(row)} fields, the header has {len(header)}")
+                for h, v in zip(header, row, strict=True):
+                    cols[h].append(v.strip())
+    except UnicodeDecodeError:
+        raise DataError(f"{p}: not UTF-8 text (after row {r}); save the file as UTF-8") from None
+    except csv.Error as exc:
+        raise DataError(f"{p}: row {r + 1}: malformed CSV ({exc})") from None
+    return _from_columns(cols, p, num_classes, require_label, label_source)
 
 
 def write_csv(data: IdDataset, path: str | Path, with_label: bool = True) -> None:
-    """Write ``data`` in the format :func:`load_table` reads."""
+    """Write ``data`` in the format :func:`load_table` reads (features with 9 significant digits: exact float32)."""
     names = list(data.feature_names or [f"f{k}" for k in range(data.num_features)])
-    with Path(path).open("w", newline="") as fh:
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["id", *(["label"] if with_label else []), *(["owner"] if data.owners else []), *names])
         for k in range(len(data)):
@@ -257,20 +450,94 @@ def write_csv(data: IdDataset, path: str | Path, with_label: bool = True) -> Non
 
 
 def resolve_data(
-    spec: str, seed: int = 0, public: str | None = None, public_fraction: float | None = None
+    spec: str,
+    seed: int = 0,
+    public: str | None = None,
+    public_fraction: float | None = None,
+    num_classes: int | None = None,
 ) -> DataBundle:
-    """``digits``/``mnist1d``/``synthetic`` or a file path, with an optional public file."""
+    """A built-in dataset name or a file path, with an optional public file.
+
+    The label set is, in order: ``num_classes`` (declared), the built-in dataset's own, or the public file's
+    labels (never deletable). A training file with neither gets an *inferred* label set, which is fine for a
+    monolithic model but refused by exact strategies.
+    """
+    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
+        raise DataError(f"the class count must be a positive integer, got {num_classes!r}")
     if spec in BUILTIN:
         bundle = load_builtin(spec, seed=seed, public_fraction=public_fraction)
+        if num_classes is not None and num_classes != bundle.num_classes:
+            raise DataError(f"{spec} has {bundle.num_classes} classes, not {num_classes}")
         if public is not None:
-            bundle = DataBundle(bundle.train, bundle.test, load_table(public, bundle.num_classes), bundle.name)
+            pub = load_table(public, bundle.num_classes)
+            if pub.num_features != bundle.num_features:
+                raise DataError(f"{public}: {pub.num_features} features, {spec} has {bundle.num_features}")
+            bundle = DataBundle(bundle.train, bundle.test, pub, bundle.name)
         return bundle
-    train = load_table(spec)
-    pub = load_table(public, train.num_classes) if public is not None else None
+    pub = None
+    if public is not None:
+        pub = load_table(public, num_classes)
+        if num_classes is None:  # the public split's labels are never deleted: they may define the label set
+            pub = replace_label_source(pub, "public")
+    train = load_table(spec, num_classes)
     if pub is not None:
         if pub.num_features != train.num_features:
             raise DataError(f"{public}: {pub.num_features} features, the training file has {train.num_features}")
         overlap = set(pub.id_list()) & set(train.id_list())
         if overlap:
             raise DataError(f"{public}: public ids must not also be training ids (e.g. {min(overlap)})")
+        if num_classes is None:
+            top = int(train.y.argmax())
+            if int(train.y[top]) >= pub.num_classes:
+                raise DataError(
+                    f"{spec}: sample id {int(train.ids[top])} has label {int(train.y[top])}, outside the label set "
+                    f"0..{pub.num_classes - 1} taken from the public file; declare the class count (--classes)"
+                )
+            train = dataclasses.replace(train, num_classes=pub.num_classes, label_source="public", _pos={})
     return DataBundle(train=train, test=None, public=pub, name=train.name)
+
+
+def replace_label_source(data: IdDataset, source: str) -> IdDataset:
+    return dataclasses.replace(data, label_source=source, _pos={})
+
+
+# -- user files as a registered loader (the exactness suite reads rows back through both readers) ----------
+def _through_files(raw: DataBundle) -> DataBundle:
+    """Write the raw splits as a user's files (train CSV; public and test Parquet when pyarrow is installed,
+    else CSV) and read them back with :func:`resolve_data`/:func:`load_table`."""
+    pq_suffix = ".parquet" if _parquet_available() else ".csv"
+    with tempfile.TemporaryDirectory(prefix="unlearnkit-files.") as tmp:
+        paths = {}
+        for part, suffix in (("train", ".csv"), ("public", pq_suffix), ("test", pq_suffix)):
+            d = getattr(raw, part)
+            if d is not None:
+                paths[part] = Path(tmp) / f"{part}{suffix}"
+                _write_table(d, paths[part])
+        bundle = resolve_data(str(paths["train"]), public=str(paths["public"]) if "public" in paths else None)
+        test = load_table(paths["test"], bundle.num_classes) if "test" in paths else None
+    return DataBundle(bundle.train, test, bundle.public, raw.name)
+
+
+def _write_table(data: IdDataset, path: Path) -> None:
+    if path.suffix == ".csv":
+        write_csv(data, path)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols: dict[str, Any] = {"id": data.id_list(), "label": data.y.tolist()}
+    if data.owners is not None:
+        cols["owner"] = list(data.owners)
+    cols.update({f"f{k}": data.x[:, k].numpy() for k in range(data.num_features)})
+    pq.write_table(pa.table(cols), path)
+
+
+def _parquet_available() -> bool:
+    try:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+register_loader("files", prepare=_through_files, tiny={"num_samples": 400}, builtin=False)(_synthetic_raw)

@@ -12,18 +12,22 @@ Model directory::
     data.safetensors       the deletable training data still held (rewritten without deleted rows)
     checkpoints/<key>.safetensors
     lineage.db             the lineage store (unless another database URL is given)
-    secret.key             the pepper keying the HMACs of ids and owners (mode 0600)
+    secret.key             the pepper keying the HMACs of ids, owners and sample contents (mode 0600)
     manifest.json          sha256 of the four files above the checkpoints, signed with the model key
     audit-head.json        the audit chain's head (seq, hash, model version), signed after every change
     signing/ed25519.pem    the model's Ed25519 key (unless ``signing_key``/``UNLEARNKIT_KEY_PATH`` points elsewhere)
 
 Writers (forget, retrain, purge) hold the directory's :class:`~unlearnkit.exact.locking.WriterLock` from plan to
 swap; a deletion planned against a version another process has since moved is re-planned, never committed.
+
+What shapes a served model besides its checkpoints — the label set and the input scaling — is fitted on the
+public split or declared (:mod:`unlearnkit.data.public_fit`) and recorded in ``strategy.json`` (``public_fit``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -45,6 +49,7 @@ from torch import nn
 
 from unlearnkit.context import RunContext, derive_seed
 from unlearnkit.data.dataset import IdDataset, ids_hash
+from unlearnkit.data.public_fit import PREPROCESS, FeatureTransform, fit_public
 from unlearnkit.errors import (
     ConfigError,
     DataError,
@@ -68,6 +73,7 @@ from unlearnkit.exact.aggregation import AGGREGATIONS, aggregate
 from unlearnkit.exact.checkpoints import CheckpointDir
 from unlearnkit.exact.integrity import IntegrityMixin
 from unlearnkit.exact.locking import WriterLock
+from unlearnkit.exact.sequences import SequenceBook
 from unlearnkit.lineage.exports import newly_stale
 from unlearnkit.lineage.manifest import replace_files
 from unlearnkit.lineage.store import AuditReport, LineageStore, iso, utcnow
@@ -107,6 +113,28 @@ def shard_slice_of(sample_id: int, salt: str, shards: int, slices: int) -> tuple
     h = int.from_bytes(hashlib.sha256(f"{salt}:{int(sample_id)}".encode()).digest()[:8], "big")
     cell = h % (shards * slices)
     return cell // slices, cell % slices
+
+
+def owner_shard_slice_of(owner: str, salt: str, shards: int, slices: int) -> tuple[int, int]:
+    """Owner-aware placement: every sample of ``owner`` in one (shard, slice), from HMAC(salt, owner).
+
+    Forgetting a data subject then cuts at most one slice instead of one per sample (see ``bench exact``).
+    """
+    h = int.from_bytes(hmac.new(salt.encode(), f"owner:{owner}".encode(), hashlib.sha256).digest()[:8], "big")
+    cell = h % (shards * slices)
+    return cell // slices, cell % slices
+
+
+SHARDINGS = ("auto", "owner", "id")
+
+
+def assign_cells(data: IdDataset, salt: str, shards: int, slices: int, sharding: str) -> dict[int, tuple[int, int]]:
+    """``{id: (shard, slice)}``: by owner where samples have one (``owner``/``auto``), else by id."""
+    owners = data.owners if sharding != "id" and data.owners is not None else (None,) * len(data)
+    return {
+        i: owner_shard_slice_of(o, salt, shards, slices) if o is not None else shard_slice_of(i, salt, shards, slices)
+        for i, o in zip(data.id_list(), owners, strict=True)
+    }
 
 
 @dataclass(frozen=True)
@@ -157,6 +185,8 @@ class ExactStrategy(IntegrityMixin):
     guarantee_on_forget: ClassVar[str] = "exact-retrain"
     default_aggregation: ClassVar[str] = "mean"
     chain_may_skip: ClassVar[bool] = True  # a stage with no new data may have no checkpoint (SISA)
+    #: named option sets the exactness suite runs (tests/exactness): a new strategy in STRATEGIES joins with these
+    variants: ClassVar[dict[str, dict[str, Any]]] = {"default": {}}
 
     def __init__(
         self,
@@ -179,6 +209,10 @@ class ExactStrategy(IntegrityMixin):
         seed: int = 0,
         salt: str | None = None,
         backbone: Backbone | str | None = None,
+        sharding: str = "auto",
+        num_classes: int | None = None,
+        label_names: Sequence[str] | None = None,
+        preprocess: str = "standardize",
         executor: Executor | None = None,
         ctx: RunContext | None = None,
         signing_key: str | Path | None = None,
@@ -201,6 +235,10 @@ class ExactStrategy(IntegrityMixin):
         self.seed = seed
         self.salt = salt
         self.backbone = backbone  # None: the built-in `arch`; "hf:PATH" or a Backbone otherwise
+        self.sharding = sharding
+        self.num_classes = num_classes
+        self.label_names = list(label_names) if label_names is not None else None
+        self.preprocess = preprocess
         self.executor = executor
         self.ctx = ctx
         self.signing_key = signing_key
@@ -240,6 +278,12 @@ class ExactStrategy(IntegrityMixin):
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if self.aggregation_ not in AGGREGATIONS:
             raise ConfigError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
+        if self.sharding not in SHARDINGS:
+            raise ConfigError(f"sharding must be one of {', '.join(SHARDINGS)}, got {self.sharding!r}")
+        if self.preprocess not in PREPROCESS:
+            raise ConfigError(f"preprocess must be one of {', '.join(PREPROCESS)}, got {self.preprocess!r}")
+        if self.salt is not None and (not isinstance(self.salt, str) or not self.salt):
+            raise ConfigError("salt must be a non-empty string")
         if data.is_regression:
             raise ConfigError("exact strategies here train classifiers; the data has no class labels")
         if len(data) < self.shards * self.slices:
@@ -300,6 +344,19 @@ class ExactStrategy(IntegrityMixin):
                 plan.pending.append(sh)
         return plan
 
+    def _books(self) -> dict[int, tuple[list[int], SequenceBook]]:
+        """Per shard: ``(sequence numbers, SequenceBook of alive depths)`` (an excluded sequence counts as dead).
+
+        The same bookkeeping S3T serves from and the deletion-rate simulation runs (Alg. 4, Lemma 1).
+        """
+        by_shard: dict[int, list[tuple[int, Prefix, int]]] = {}
+        for sh, sq, order, depth, state in self._rows_:
+            by_shard.setdefault(sh, []).append((sq, order, depth if state == "serving" else 0))
+        return {
+            sh: ([sq for sq, _, _ in rows], SequenceBook([o for _, o, _ in rows], [d for _, _, d in rows]))
+            for sh, rows in by_shard.items()
+        }
+
     def _after_rollback(self, depth: int) -> str:
         return "excluded"
 
@@ -357,6 +414,35 @@ class ExactStrategy(IntegrityMixin):
         self.ctx.apply_threads()
         return self.ctx
 
+    def _public_fit(self, data: IdDataset, public: IdDataset | None, numeric: bool = True) -> dict[str, Any]:
+        """Label set and input scaling from declarations and the public split only (never ``data``'s rows).
+
+        ``numeric``: the backbone reads numeric feature rows (texts and images are encoded by the backbone's own
+        pretrained tokenizer or image processor, and are not rescaled).
+        """
+        declared = self.num_classes
+        if declared is None and (data.label_source == "declared" or (data.label_source == "public" and public is None)):
+            declared = data.num_classes  # fixed by the loader or the user, not counted from the rows
+        fitted = fit_public(
+            public,
+            {
+                "num_classes": declared,
+                "label_names": self.label_names or getattr(data, "label_names", None),
+                "preprocess": self.preprocess,
+                "numeric_inputs": numeric,
+            },
+        )
+        label_set = fitted["label_set"]
+        top = int(data.y.max()) if len(data) else -1
+        if top >= label_set["num_classes"]:
+            raise ConfigError(
+                f"training label {top} is outside the label set 0..{label_set['num_classes'] - 1} "
+                f"({label_set['source']}); declare the full label set (num_classes / --classes)"
+            )
+        if fitted["scaling"]["kind"] == "identity" and self.preprocess != "none" and numeric:
+            log.warning("preprocessing: %s", fitted["scaling"]["why"])
+        return fitted
+
     def _fit_into(
         self, work: Path, data: IdDataset, public: IdDataset | None, db_url: str | None, ctx: RunContext
     ) -> None:
@@ -365,12 +451,15 @@ class ExactStrategy(IntegrityMixin):
             arch=self.arch,
             width=self.width,
             depth=self.depth if self.depth is not None else max(4, self.slices),
-        ).bind(data.num_classes, data.num_features)
+        )
+        public_fit = self._public_fit(data, public, numeric=getattr(spec, "modality", "tabular") == "tabular")
+        transform = FeatureTransform(public_fit)
+        spec = spec.bind(public_fit["label_set"]["num_classes"], data.num_features)
         layer_blocks(spec.num_layers, self.slices)  # validates slices <= LoRA layers
         t0 = time.perf_counter()
         backbone, description = pretrain_backbone(
             spec,
-            None if public is None else public.x,
+            None if public is None else transform(public.x),
             None if public is None else public.y,
             epochs=self.backbone_epochs,
             lr=self.backbone_lr,
@@ -381,6 +470,9 @@ class ExactStrategy(IntegrityMixin):
             log.warning("backbone: %s", description)
         # the shard/slice assignment key: secret and random unless given (counterfactual tests share one)
         salt = self.salt or secrets.token_hex(16)
+        sharding = self.sharding
+        if sharding == "auto":
+            sharding = "owner" if data.owners is not None and any(o is not None for o in data.owners) else "id"
         (work / SECRET_FILE).write_bytes(secrets.token_bytes(32))
         os.chmod(work / SECRET_FILE, 0o600)
         save_file(backbone, str(work / BACKBONE_FILE))
@@ -394,7 +486,9 @@ class ExactStrategy(IntegrityMixin):
             "lora": LoraSpec(self.lora_rank, self.lora_alpha, self.lora_dropout).to_dict(),
             "backbone": description,
             "salt": salt,
-            "num_classes": data.num_classes,
+            "num_classes": spec.num_classes,
+            "public_fit": public_fit,
+            "sharding": sharding,
             "extra": self._extra_config(),
             "created_at": iso(utcnow()),
             "data_name": data.name,
@@ -405,7 +499,7 @@ class ExactStrategy(IntegrityMixin):
         write_model_card(work, config, spec)
         self._open(work, db_url, fresh=True)
         self._require_store()
-        assignment = {i: shard_slice_of(i, salt, self.shards, self.slices) for i in data.id_list()}
+        assignment = assign_cells(data, salt, self.shards, self.slices, sharding)
         self.store.ingest(data, assignment)
         self.assignment_ = assignment
         self.store.set_meta("strategy", self.kind)
@@ -428,7 +522,11 @@ class ExactStrategy(IntegrityMixin):
         self.lora_ = LoraSpec(**config["lora"])
         self.salt_ = config["salt"]
         self.backbone_description_ = config["backbone"]
-        self.num_classes = int(config["num_classes"])
+        # the recorded label set is the model's from now on (a declared count stays the same)
+        self.num_classes = self.num_classes_ = int(config["num_classes"])
+        self.public_fit_ = config.get("public_fit", {})
+        self.transform_ = FeatureTransform(self.public_fit_)
+        self.sharding_ = config.get("sharding", "id")
         self.num_features = self.spec_.in_features
         self.db_url_ = db_url
         self._writer = WriterLock(directory)
@@ -519,7 +617,7 @@ class ExactStrategy(IntegrityMixin):
 
     def _read_data(self) -> IdDataset:
         t = load_file(str(self.directory / DATA_FILE))
-        return IdDataset(t["x"], t["y"], t["ids"], None, self.num_classes, "held")
+        return IdDataset(t["x"], t["y"], t["ids"], None, self.num_classes_, "held")
 
     def _purge_data(self, deleted: set[int]) -> bool:
         """Rewrite the held training data without deleted rows (L0: the rows are gone from disk), under a
@@ -597,7 +695,8 @@ class ExactStrategy(IntegrityMixin):
                     layers, fresh = self._node_layers(d)
                     pos = data.positions(seen) if seen else torch.empty(0, dtype=torch.int64)
                     seed = derive_seed(self.seed, self.kind, shard, ",".join(map(str, prefix)))
-                    jobs.append(NodeJob(prefix, data.x[pos], data.y[pos], layers, fresh, self._node_epochs(), seed))
+                    x = self.transform_(data.x[pos])
+                    jobs.append(NodeJob(prefix, x, data.y[pos], layers, fresh, self._node_epochs(), seed))
             tasks.append(
                 ShardTask(
                     self.spec_, self.lora_, self.backbone_, self.lr, self.batch_size, self.weight_decay, ancestors, jobs
@@ -798,8 +897,9 @@ class ExactStrategy(IntegrityMixin):
         return snap.version, ServedEnsemble([m.module for m in snap.members], self.aggregation_)  # type: ignore[union-attr]
 
     def _as_tensor(self, x: Any) -> torch.Tensor:
-        """Inputs encoded for the backbone (numeric rows; texts are tokenised by an HF backbone's tokenizer)."""
-        return self.spec_.as_input(x)
+        """Inputs encoded for the backbone (numeric rows; texts are tokenised by an HF backbone's tokenizer), then
+        the recorded public-split scaling (numeric rows only)."""
+        return self.transform_(self.spec_.as_input(x))
 
     def predict_logits(self, x: Any) -> list[torch.Tensor]:
         self._check_fitted()

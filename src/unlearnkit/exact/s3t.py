@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from unlearnkit.errors import ConfigError
 from unlearnkit.exact.base import ExactStrategy, Prefix, _hits, _Plan
-from unlearnkit.exact.sequences import SELECTIONS, SequenceBook, select_sequences
+from unlearnkit.exact.sequences import SELECTIONS, select_sequences
 from unlearnkit.models.lora import layer_blocks
 
 
@@ -39,6 +39,7 @@ class S3T(ExactStrategy):
     kind: ClassVar[str] = "s3t"
     guarantee_on_forget: ClassVar[str] = "exact-deactivate"
     chain_may_skip: ClassVar[bool] = False  # every block up to the served depth must exist
+    variants: ClassVar[dict[str, dict[str, Any]]] = {"cyclic": {"selection": "cyclic"}, "bms": {"selection": "bms"}}
 
     def __init__(
         self,
@@ -75,15 +76,6 @@ class S3T(ExactStrategy):
 
     def _retrain_on_forget(self) -> bool:
         return False  # deactivation is exact; retraining a dead shard waits for retrain()
-
-    def _books(self) -> dict[int, tuple[list[int], SequenceBook]]:
-        by_shard: dict[int, list[tuple[int, Prefix, int]]] = {}
-        for sh, sq, order, depth, state in self._rows_:
-            by_shard.setdefault(sh, []).append((sq, order, depth if state == "serving" else 0))
-        return {
-            sh: ([sq for sq, _, _ in rows], SequenceBook([o for _, o, _ in rows], [d for _, _, d in rows]))
-            for sh, rows in by_shard.items()
-        }
 
     def _choose_served(self, rows: list[tuple[int, int, Prefix, int, str]]) -> list[tuple[int, int, Prefix, int]]:
         self._rows_ = rows

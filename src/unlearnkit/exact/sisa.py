@@ -2,8 +2,10 @@
 
 m shards × L slices. Stage r trains on slices 1..r starting from checkpoint r−1, for e' = 2e/(L+1) epochs per
 stage (the reference code's schedule, so the total equals e epochs over the shard), with a fresh optimizer
-each stage; a checkpoint follows every stage, named by the sha256 of the sorted ids it saw. Here every shard
-model is the same frozen backbone with all LoRA blocks and the head trainable (PEFT-SISA).
+each stage; a checkpoint follows every stage, named by the hash of (shard, prefix, sorted ids it saw) — the
+reference code's getShardHash names it by the ids alone, which lets two shards with empty first slices share
+one checkpoint. Here every shard model is the same frozen backbone with all LoRA blocks and the head
+trainable (PEFT-SISA).
 
 Two serving modes after a deletion in slice j:
 - ``retrain``: the shard leaves the vote, then stages j..L are retrained without the ids from checkpoint j−1;
@@ -17,7 +19,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from unlearnkit.errors import ConfigError
-from unlearnkit.exact.base import ExactStrategy, Prefix
+from unlearnkit.exact.base import ExactStrategy
 
 MODES = ("retrain", "rollback")
 
@@ -27,6 +29,7 @@ class SISA(ExactStrategy):
 
     kind: ClassVar[str] = "sisa"
     default_aggregation: ClassVar[str] = "vote"
+    variants: ClassVar[dict[str, dict[str, Any]]] = {m: {"mode": m} for m in MODES}
 
     def __init__(self, *, shards: int = 3, slices: int = 4, mode: str = "retrain", **kwargs: Any) -> None:
         super().__init__(shards=shards, slices=slices, **kwargs)
@@ -43,10 +46,6 @@ class SISA(ExactStrategy):
 
     def _node_epochs(self) -> int:
         return max(1, round(2 * self.epochs / (self.slices + 1)))
-
-    def _node_key(self, shard: int, prefix: Prefix, seen_hash: str) -> str:
-        # the checkpoint is named by what it saw, as the reference code's getShardHash
-        return seen_hash
 
     def _after_rollback(self, depth: int) -> str:
         return "serving" if self.mode == "rollback" else "excluded"

@@ -286,7 +286,7 @@ class LineageStore:
     # -- ingest ---------------------------------------------------------------------------------------
     def ingest(self, data: IdDataset, assignment: Mapping[int, tuple[int, int]]) -> None:
         """Register every sample (content hash taken now) and generation 0 of every slice."""
-        hashes = data.content_hashes()
+        hashes = data.content_hashes(key=self._pepper)  # keyed: a guessed record cannot be confirmed
         owners = data.owners or (None,) * len(data)
         by_slice: dict[tuple[int, int], list[int]] = {}
         with self.session() as s:
@@ -312,7 +312,13 @@ class LineageStore:
                 s.add(ExternalId(external_hmac=self.external_hash(ext), sample_id=sid))
             s.add(ModelVersion(version=0, created_at=utcnow(), reason="ingest", request_id=None))
             self.record_event(
-                "ingest", {"samples": len(data), "dataset_fingerprint": data.fingerprint(), "slices": len(by_slice)}, s
+                "ingest",
+                {
+                    "samples": len(data),
+                    "dataset_fingerprint": data.fingerprint(key=self._pepper),
+                    "slices": len(by_slice),
+                },
+                s,
             )
 
     def _add_slice_generation(self, s: Session, shard: int, sl: int, generation: int, ids: list[int]) -> SliceRow:
