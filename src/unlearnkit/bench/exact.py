@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from unlearnkit.bench.owner_sharding import OwnerStudyConfig, owner_study, plot_owner_study, render_owner_markdown
 from unlearnkit.context import RunContext, derive_seed
 from unlearnkit.data import DataBundle, IdDataset, load_builtin
 from unlearnkit.errors import ConfigError, DataError, RetrainRequiredError
@@ -1105,8 +1106,10 @@ def run_exact_bench(out_dir: str | Path, cfg: ExactBenchConfig | None = None) ->
         "datasets": datasets,
         "wall_seconds": time.perf_counter() - started,
     }
+    owners = owner_study(OwnerStudyConfig(cfg.shards, cfg.slices, cfg.budgets_, seed=cfg.seed))
+    results["owner_deletions"] = owners
     results["expectations"] = evaluate_expectations(results)
-    markdown = render_markdown(results)
+    markdown = render_markdown(results) + "\n\n" + render_owner_markdown(owners)
     files = [out / "results.json", out / "results.md"]
     (out / "results.json").write_text(json.dumps(results, indent=2, default=_json_default))
     (out / "results.md").write_text(markdown + "\n")
@@ -1114,6 +1117,7 @@ def run_exact_bench(out_dir: str | Path, cfg: ExactBenchConfig | None = None) ->
         files.append(plot_accuracy(n, ds, config, out / f"accuracy_vs_deletions_{n}.png"))
     files.append(plot_deletion_rate(rate, config, out / "deletion_rate.png"))
     files.append(plot_latency(results, out / "latency.png"))
+    files.extend(plot_owner_study(owners, out / "owner_deletions"))
     results["markdown"] = markdown
     results["files"] = [str(f) for f in files]
     return results

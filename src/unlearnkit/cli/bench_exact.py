@@ -44,12 +44,37 @@ def bench_exact(
             "comma-separated (e.g. minilm,vit-digits)"
         ),
     ] = None,
+    owners_only: Annotated[
+        bool,
+        typer.Option(help="only the owner-deletion study (owner-aware vs id-hash sharding; bookkeeping, seconds)"),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print results.json instead of the Markdown")] = False,
 ) -> None:
-    """Exact-unlearning benchmark: results.json, results.md and PNGs in --out; prints the Markdown tables."""
+    """Exact-unlearning benchmark: results.json, results.md and PNGs in --out; prints the Markdown tables.
+
+    Includes requests-until-dead under owner (data-subject) deletions, owner-aware vs id-hash placement.
+    """
+    import json
+
     from unlearnkit.bench.exact import ExactBenchConfig, run_exact_bench
 
     if backbone is not None:
         _bench_backbones(out, backbone, shards, slices, budgets, streams, seed)
+        return
+    if owners_only:
+        from unlearnkit.bench.owner_sharding import OwnerStudyConfig, run_owner_bench
+
+        budgets_ = tuple(sorted({1, 2, slices}))
+        if budgets is not None:
+            try:
+                budgets_ = tuple(int(b) for b in _csv(budgets) or ())
+            except ValueError:
+                raise fail(f"--budgets must be comma-separated integers, got {budgets!r}") from None
+        study = run_owner_bench(out, OwnerStudyConfig(shards, slices, budgets_, seed=seed))
+        if as_json:
+            typer.echo(json.dumps({k: v for k, v in study.items() if k != "markdown"}, indent=2))
+        else:
+            typer.echo(study["markdown"])
         return
 
     overrides: dict[str, object] = dict(
@@ -71,6 +96,9 @@ def bench_exact(
         results = run_exact_bench(out, cfg)
     except UnlearnkitError as exc:
         raise fail(str(exc)) from None
+    if as_json:
+        typer.echo((out / "results.json").read_text())
+        return
     typer.echo(results["markdown"])
     typer.echo(
         f"\nresults written to {out}/ ({', '.join(Path(f).name for f in results['files'])}) "

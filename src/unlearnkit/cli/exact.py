@@ -1,4 +1,4 @@
-"""Commands for exact unlearning and model directories: demo, train, forget, predict, audit."""
+"""Commands for exact unlearning and model directories: train, forget, retrain, status, predict, audit, demo."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ import random
 import statistics
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from unlearnkit.cli import app, fail
+from unlearnkit.cli import ModelDir, app, fail
 from unlearnkit.errors import UnlearnkitError
 
 STRATEGY_CHOICES = ("s3t", "sisa", "retrain", "standard")
+INT64 = (-(2**63), 2**63 - 1)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="lineage database URL (default: SQLite in DIR)")]
 
 
 def _parse_ids(text: str) -> list[int] | list[str]:
@@ -23,20 +27,70 @@ def _parse_ids(text: str) -> list[int] | list[str]:
     parts = [p.strip() for p in text.replace("\n", ",").split(",") if p.strip()]
     if not parts:
         raise fail("no ids given")
-    if all(p.lstrip("-").isdigit() for p in parts):
-        return [int(p) for p in parts]
-    return parts
+    if not all(p.lstrip("-").isdigit() for p in parts):
+        return parts
+    out = [int(p) for p in parts]
+    bad = next((p for p, v in zip(parts, out, strict=True) if not INT64[0] <= v <= INT64[1]), None)
+    if bad is not None:
+        raise fail(f"sample id {bad} does not fit in a signed 64-bit integer")
+    return out
+
+
+def _parse_classes(text: str | None) -> tuple[int | None, list[str] | None]:
+    """``--classes 10`` (a count) or ``--classes cat,dog,bird`` (names of classes 0, 1, 2)."""
+    if text is None:
+        return None, None
+    text = text.strip()
+    if text.isdigit():
+        n = int(text)
+        if n < 1:
+            raise fail("--classes must be a positive count or comma-separated label names")
+        return n, None
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise fail("--classes: give a class count or at least two distinct comma-separated label names")
+    return len(names), names
+
+
+def _read_salt(salt: str | None, salt_file: Path | None) -> str | None:
+    if salt is not None and salt_file is not None:
+        raise fail("give at most one of --salt and --salt-file")
+    if salt_file is not None:
+        if not salt_file.is_file():
+            raise fail(f"{salt_file}: no such file")
+        salt = salt_file.read_text(encoding="utf-8").strip()
+        if not salt:
+            raise fail(f"{salt_file}: the salt file is empty")
+    if salt is not None and not salt.strip():
+        raise fail("--salt must not be empty")
+    return salt
+
+
+def _emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, default=str))
+    else:
+        for line in lines:
+            typer.echo(line)
 
 
 @app.command()
 def train(
-    out: Annotated[Path, typer.Option("--out", help="model directory to create (must not exist)")],
+    directory: Annotated[
+        Path | None,
+        typer.Argument(metavar="DIR", help="model directory to create (must not exist)", show_default=False),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="same as DIR (kept for older scripts)")] = None,
     strategy: Annotated[
         str, typer.Option(help="s3t | sisa | retrain | standard (monolithic, for approximate)")
     ] = "s3t",
     data: Annotated[str, typer.Option(help="digits | mnist1d | synthetic | a CSV/Parquet file")] = "digits",
     public: Annotated[str | None, typer.Option(help="CSV/Parquet of public (never deletable) samples")] = None,
     public_fraction: Annotated[float | None, typer.Option(help="public share of a built-in dataset")] = None,
+    classes: Annotated[
+        str | None,
+        typer.Option(help="the label set: a class count or comma-separated label names (default: the public split's)"),
+    ] = None,
     shards: Annotated[int, typer.Option(help="m: number of shards")] = 3,
     slices: Annotated[int, typer.Option(help="L: slices per shard (= LoRA blocks)")] = 4,
     budget: Annotated[int, typer.Option(help="B: S3T slice orders per shard")] = 4,
@@ -45,6 +99,15 @@ def train(
     mode: Annotated[str, typer.Option(help="SISA serving after a deletion: retrain | rollback")] = "retrain",
     aggregation: Annotated[str | None, typer.Option(help="mean (logit average) | vote")] = None,
     arch: Annotated[str, typer.Option(help="resmlp | transformer")] = "resmlp",
+    epochs: Annotated[int | None, typer.Option(help="epochs per stage (standard: total epochs)")] = None,
+    lr: Annotated[float | None, typer.Option(help="learning rate")] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    salt: Annotated[
+        str | None, typer.Option(help="placement salt (default: secret and random; see README, Reproducibility)")
+    ] = None,
+    salt_file: Annotated[Path | None, typer.Option(help="read the placement salt from this file")] = None,
+    sharding: Annotated[str, typer.Option(help="auto (by owner when samples have one) | owner | id")] = "auto",
+    preprocess: Annotated[str, typer.Option(help="standardize (with public-split statistics) | none")] = "standardize",
     backbone: Annotated[
         str | None,
         typer.Option(help="hf:NAME_OR_PATH (a local Hugging Face model; --data is then a text file or image folder)"),
@@ -56,33 +119,36 @@ def train(
     ] = None,
     max_length: Annotated[int, typer.Option(help="with --backbone hf: tokens per text")] = 64,
     pooling: Annotated[str, typer.Option(help="with --backbone hf: model (its own head) | mean")] = "model",
-    epochs: Annotated[int | None, typer.Option(help="epochs per stage (standard: total epochs)")] = None,
-    lr: Annotated[float | None, typer.Option(help="learning rate")] = None,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    db: Annotated[
-        str | None, typer.Option(help="lineage database URL (default: SQLite in the model directory)")
-    ] = None,
+    db: DbOpt = None,
     executor: Annotated[str, typer.Option(help="shard training: local | process:N | ray[:ADDRESS]")] = "local",
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
+    as_json: JsonOpt = False,
 ) -> None:
     """Train a model whose deletions are exact (s3t, sisa, retrain) or a monolithic one (standard)."""
     from unlearnkit.data import resolve_data
 
+    if (directory is None) == (out is None):
+        raise fail("give the model directory once: unlearnkit train DIR (or --out DIR)")
+    target: Path = directory if directory is not None else out  # type: ignore[assignment]
     if strategy not in STRATEGY_CHOICES:
         raise fail(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGY_CHOICES)}")
-    if out.exists():
-        raise fail(f"{out}: already exists (choose another --out or remove it)")
+    if target.exists():
+        raise fail(f"{target}: already exists (choose another directory or remove it)")
+    num_classes, label_names = _parse_classes(classes)
+    placement_salt = _read_salt(salt, salt_file)
     bb = None
     if backbone is not None and backbone not in ("resmlp", "transformer"):
         if strategy == "standard":
             raise fail("--backbone applies to exact strategies (s3t, sisa, retrain)")
+        if labels is None and label_names is not None:
+            labels = ",".join(label_names)
         bb, bundle = _backbone_data(backbone, data, task, labels, lora_layers, max_length, pooling)
     else:
         arch = backbone or arch
-        bundle = resolve_data(data, seed=seed, public=public, public_fraction=public_fraction)
+        bundle = resolve_data(data, seed=seed, public=public, public_fraction=public_fraction, num_classes=num_classes)
     t0 = time.perf_counter()
     if strategy == "standard":
-        _train_standard(bundle, out, arch, epochs, lr, seed, data, public, public_fraction)
+        _train_standard(bundle, target, arch, epochs, lr, seed, data, public, public_fraction, num_classes, as_json)
         return
     from unlearnkit.exact import STRATEGIES
     from unlearnkit.runtime import make_executor
@@ -94,6 +160,11 @@ def train(
         "seed": seed,
         "aggregation": aggregation,
         "executor": make_executor(executor),
+        "salt": placement_salt,
+        "sharding": sharding,
+        "preprocess": preprocess,
+        "num_classes": num_classes,
+        "label_names": label_names,
         "backbone": bb,
     }
     if epochs is not None:
@@ -107,11 +178,40 @@ def train(
     else:
         kwargs.update(shards=1, slices=1)
     model = STRATEGIES[strategy](**kwargs)
-    with _status(progress, f"training {strategy} on {bundle.name} ({len(bundle.train)} deletable samples)"):
-        model.fit(bundle.train, bundle.public, directory=out, db_url=db)
-    acc = f", test accuracy {model.score(bundle.test):.3f}" if bundle.test is not None else ""
-    typer.echo(f"{strategy} model written to {out} in {time.perf_counter() - t0:.1f}s{acc}")
-    typer.echo(f"backbone: {model.backbone_description_}")
+    with _status(
+        progress and not as_json, f"training {strategy} on {bundle.name} ({len(bundle.train)} deletable samples)"
+    ):
+        model.fit(bundle.train, bundle.public, directory=target, db_url=db)
+    acc = model.score(bundle.test) if bundle.test is not None else None
+    fitted = model.public_fit_
+    payload = {
+        "directory": str(target),
+        "strategy": strategy,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "test_accuracy": acc,
+        "backbone": model.backbone_description_,
+        "label_set": fitted["label_set"],
+        "scaling": {k: v for k, v in fitted["scaling"].items() if k not in ("mean", "std")},
+        "sharding": model.config_["sharding"],
+        "salt": "given" if placement_salt is not None else "secret (random)",
+    }
+    scaling = fitted["scaling"]
+    _emit(
+        as_json,
+        payload,
+        [
+            f"{strategy} model written to {target} in {payload['seconds']:.1f}s"
+            + (f", test accuracy {acc:.3f}" if acc is not None else ""),
+            f"backbone: {model.backbone_description_}",
+            f"label set: {fitted['label_set']['num_classes']} classes ({fitted['label_set']['source']})",
+            "inputs: "
+            + (
+                f"standardised with {scaling['fitted_on']} statistics"
+                if scaling["kind"] == "standardize"
+                else scaling["why"]
+            ),
+        ],
+    )
     model.close()
 
 
@@ -163,6 +263,8 @@ def _train_standard(
     data: str,
     public: str | None,
     public_fraction: float | None,
+    num_classes: int | None,
+    as_json: bool,
 ) -> None:
     from unlearnkit.context import RunContext
     from unlearnkit.models import ModelSpec
@@ -172,26 +274,44 @@ def _train_standard(
     spec = ModelSpec(arch=arch, in_features=bundle.num_features, num_classes=bundle.num_classes)
     kwargs = {k: v for k, v in {"epochs": epochs, "lr": lr}.items() if v is not None}
     model, hyper = fit_standard(bundle, spec, ctx=RunContext(seed=seed), **kwargs)
-    meta = {"data": {"spec": data, "seed": seed, "public": public, "public_fraction": public_fraction}, "train": hyper}
-    save_model(out, model, spec, meta=meta)
-    typer.echo(f"standard model written to {out} ({json.dumps({k: v for k, v in hyper.items() if 'acc' in k})})")
+    data_meta: dict[str, Any] = {"spec": data, "seed": seed, "public": public, "public_fraction": public_fraction}
+    if num_classes is not None:
+        data_meta["num_classes"] = num_classes
+    save_model(out, model, spec, meta={"data": data_meta, "train": hyper})
+    accs = {k: v for k, v in hyper.items() if "acc" in k}
+    _emit(
+        as_json,
+        {"directory": str(out), "strategy": "standard", **accs},
+        [f"standard model written to {out} ({json.dumps(accs)})"],
+    )
+
+
+def _load(directory: Path, db: str | None):
+    from unlearnkit.exact import load_strategy
+
+    if not directory.exists():
+        raise fail(f"{directory}: no such model directory")
+    return load_strategy(directory, db)
 
 
 @app.command()
 def forget(
-    directory: Annotated[Path, typer.Argument(help="an exact model directory")],
+    directory: ModelDir,
     ids: Annotated[str | None, typer.Option(help="comma-separated sample ids")] = None,
     ids_file: Annotated[Path | None, typer.Option(help="file of ids, one per line or comma-separated")] = None,
     owner: Annotated[str | None, typer.Option(help="forget every sample of this owner")] = None,
     request_id: Annotated[str | None, typer.Option(help="idempotency key: re-running completes the request")] = None,
     defer_retrain: Annotated[bool, typer.Option(help="deactivate/roll back now, retrain later")] = False,
-    db: Annotated[str | None, typer.Option(help="lineage database URL")] = None,
+    db: DbOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the signed receipt as JSON")] = False,
 ) -> None:
     """Forget samples (by id) or a data subject (by owner); prints the deletion receipt (signed with the model's
-    key and kept in DIR/receipts)."""
+    key and kept in DIR/receipts).
+
+    Warns on stderr when the model's expected remaining deletion capacity is nearly gone.
+    """
     from unlearnkit.cli.receipts import sign_cli_receipt
-    from unlearnkit.exact import load_strategy
+    from unlearnkit.exact.status import capacity_warning, model_status
     from unlearnkit.faults import fault_injector_from_env
 
     given = [x is not None for x in (ids, ids_file, owner)]
@@ -204,30 +324,33 @@ def forget(
         if not ids_file.is_file():
             raise fail(f"{ids_file}: no such file")
         wanted = _parse_ids(ids_file.read_text())
+    model = _load(directory, db)
+    if wanted and isinstance(wanted[0], str) and not model.config_.get("external_ids"):
+        model.close()
+        raise fail(f"sample ids must be integers (this model has no external string ids), got {wanted[0]!r}")
+    model.fault_injector = fault_injector_from_env()  # testing only; inert unless UNLEARNKIT_FAULT is set
     try:
-        model = load_strategy(directory, db)
-        if wanted and isinstance(wanted[0], str) and not model.config_.get("external_ids"):
-            model.close()
-            raise fail(f"sample ids must be integers (this model has no external string ids), got {wanted[0]!r}")
-        model.fault_injector = fault_injector_from_env()  # testing only; inert unless UNLEARNKIT_FAULT is set
-        try:
-            receipt = model.forget(wanted, owner, request_id=request_id, defer_retrain=defer_retrain)
-            int_ids = wanted if wanted is not None and all(isinstance(i, int) for i in wanted) else None
-            envelope = sign_cli_receipt(model, receipt, int_ids, "owner" if owner is not None else "ids")
-        finally:
-            model.close()
-    except UnlearnkitError as exc:
-        raise fail(str(exc)) from None
+        receipt = model.forget(wanted, owner, request_id=request_id, defer_retrain=defer_retrain)
+        int_ids = wanted if wanted is not None and all(isinstance(i, int) for i in wanted) else None
+        envelope = sign_cli_receipt(model, receipt, int_ids, "owner" if owner is not None else "ids")
+        done = set(receipt.already_forgotten)
+        noop = (
+            [i for i in wanted if model.store.id_hash(i) in done]
+            if wanted is not None and all(isinstance(i, int) for i in wanted)
+            else []
+        )
+        warning = capacity_warning(model_status(model, streams=200)) if receipt.count else None
+    finally:
+        model.close()
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
     if as_json:
         typer.echo(json.dumps(envelope, indent=2, sort_keys=True))
         return
-    if wanted is not None and all(isinstance(i, int) for i in wanted):
-        done = set(receipt.already_forgotten)
-        model = load_strategy(directory, db)
-        noop = [i for i in wanted if model.store.id_hash(i) in done]
-        model.close()
-        for i in noop:
-            typer.echo(f"id {i} was already forgotten: nothing to do")
+    for i in noop:
+        typer.echo(f"id {i} was already forgotten: nothing to do")
+    if owner is not None and not receipt.count:
+        typer.echo(f"owner {owner!r} was already forgotten: nothing to do")
     if receipt.count:
         typer.echo(
             f"forgot {receipt.count} sample(s): {receipt.guarantee}, model version "
@@ -243,11 +366,94 @@ def forget(
 
 
 @app.command()
+def retrain(
+    directory: ModelDir,
+    shards: Annotated[
+        str | None, typer.Option(help="comma-separated shards to rebuild (default: the dead or excluded ones)")
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rebuild dead or excluded shards (or the given ones) without any deleted sample, then serve them."""
+    targets = None
+    if shards is not None:
+        try:
+            targets = sorted({int(p) for p in shards.split(",") if p.strip()})
+        except ValueError:
+            raise fail(f"--shards must be comma-separated integers, got {shards!r}") from None
+        if not targets:
+            raise fail("--shards: no shards given")
+    model = _load(directory, db)
+    try:
+        before = model.model_version
+        info = model.retrain(targets)
+    finally:
+        model.close()
+    payload = {**info, "model_version_before": before}
+    if not info["shards"]:
+        lines = ["nothing to retrain: every shard serves (name shards with --shards to rebuild them anyway)"]
+    else:
+        lines = [
+            f"retrained shard(s) {info['shards']} in {info['seconds']:.1f}s ({info.get('nodes', 0)} node(s)); "
+            f"model version {before} → {info['model_version']}; purged {len(info['purged'])} checkpoint(s)"
+        ]
+    _emit(as_json, payload, lines)
+
+
+@app.command()
+def status(
+    directory: ModelDir,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Model version, alive depth per shard and sequence, pending retrains, deletions, remaining capacity.
+
+    Alive depths reveal which slices were hit: keep this output with the operator.
+    """
+    from unlearnkit.exact.status import capacity_warning, model_status
+
+    model = _load(directory, db)
+    try:
+        st = model_status(model)
+    finally:
+        model.close()
+    if as_json:
+        typer.echo(json.dumps(st, indent=2, default=str))
+        return
+    cap = st["capacity"]
+    typer.echo(
+        f"{st['strategy']} model {directory}: version {st['model_version']}, {st['shards']} shard(s) × "
+        f"{st['slices']} slice(s), sharding by {st['sharding']}, {st['label_set']['num_classes']} classes"
+    )
+    for row in st["sequences"]:
+        typer.echo(
+            f"  shard {row['shard']} sequence {row['sequence']} order {row['order']}: alive depth "
+            f"{row['alive_depth']}/{st['slices']} ({row['state']})"
+        )
+    d = st["deletions"]
+    typer.echo(
+        f"deletions: {d['samples_deleted']} sample(s) in {d['requests_completed']} request(s); "
+        f"{d['samples_held']} held; pending retrain: {st['pending_retrain'] or 'none'}"
+    )
+    if cap["bounded"]:
+        typer.echo(
+            f"capacity: about {cap['expected_requests']:.1f} ± {cap['std']:.1f} more random deletions before every "
+            f"shard is dead ({cap['fraction_left']:.0%} of {cap['at_fit']:.1f} at fit)"
+        )
+    else:
+        typer.echo(f"capacity: unbounded ({cap['why']})")
+    warning = capacity_warning(st)
+    if warning:
+        typer.echo(f"warning: {warning}")
+
+
+@app.command()
 def predict(
-    directory: Annotated[Path, typer.Argument(help="a model directory (exact or standard)")],
+    directory: ModelDir,
     data: Annotated[Path, typer.Option(help="CSV/Parquet with an id column and the feature columns")],
     out: Annotated[Path, typer.Option(help="where to write predictions (CSV)")],
-    db: Annotated[str | None, typer.Option(help="lineage database URL")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write ``id, prediction, p_0 … p_{C-1}`` for every row of ``--data`` (text files for HF text models)."""
     import numpy as np
@@ -256,10 +462,9 @@ def predict(
     from unlearnkit.data import load_table
 
     names = None
+    version = None
     if (directory / "backbone").is_dir():  # a Hugging Face backbone: rows are texts (or an image folder)
-        from unlearnkit.exact import load_strategy
-
-        strategy = load_strategy(directory, db)
+        strategy = _load(directory, db)
         try:
             bb = strategy.spec_
             if bb.modality == "image":
@@ -272,28 +477,24 @@ def predict(
                 rows = load_text(data, bb, label_names=strategy.config_.get("label_names"), require_label=False)
             proba = strategy.predict_proba(rows.x)
             names = strategy.config_.get("label_names")
-        except UnlearnkitError as exc:
-            raise fail(str(exc)) from None
+            version = strategy.model_version
         finally:
             strategy.close()
     elif (directory / "model.json").is_file():
-        rows = load_table(data, require_label=False)
         from unlearnkit.models.io import load_model
         from unlearnkit.models.train import predict_logits
 
+        rows = load_table(data, require_label=False)
         model, spec, _ = load_model(directory)
         if rows.num_features != spec.in_features:
             raise fail(f"{data}: {rows.num_features} features, the model expects {spec.in_features}")
         proba = torch.softmax(predict_logits(model, rows.x), dim=1).numpy()
     else:
-        from unlearnkit.exact import load_strategy
-
         rows = load_table(data, require_label=False)
-        strategy = load_strategy(directory, db)
+        strategy = _load(directory, db)
         try:
             proba = strategy.predict_proba(rows.x)
-        except UnlearnkitError as exc:
-            raise fail(str(exc)) from None
+            version = strategy.model_version
         finally:
             strategy.close()
     tmp = out.with_name(f".{out.name}.tmp")
@@ -304,13 +505,17 @@ def predict(
             k = int(np.argmax(p))
             w.writerow([i, names[k] if names else k, *[f"{v:.6f}" for v in p]])
     tmp.replace(out)
-    typer.echo(f"wrote {len(rows)} predictions to {out}")
+    _emit(
+        as_json,
+        {"predictions": len(rows), "out": str(out), "model_version": version},
+        [f"wrote {len(rows)} predictions to {out}"],
+    )
 
 
 @app.command()
 def audit(
-    directory: Annotated[Path, typer.Argument(help="an exact model directory")],
-    db: Annotated[str | None, typer.Option(help="lineage database URL")] = None,
+    directory: ModelDir,
+    db: DbOpt = None,
     head: Annotated[
         list[Path] | None,
         typer.Option(help="a signed audit head or receipt kept off the machine; the store must still extend it"),
@@ -318,23 +523,20 @@ def audit(
     public_key: Annotated[
         Path | None, typer.Option(help="the model's public key as kept off the machine (pins the signer)")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Re-verify the keyed audit chain, the lineage invariant, the signed file manifest and audit head, and the
     checkpoint files against the store; exit 1 if anything is broken."""
     from unlearnkit.cli.receipts import audit_against
-    from unlearnkit.exact import load_strategy
 
     try:
-        model = load_strategy(directory, db)
+        model = _load(directory, db)
     except UnlearnkitError as exc:
         raise fail(f"cannot load {directory}: {exc}") from None
     try:
         report = model.verify()
         report.problems += audit_against(model, head or [], public_key)
         report.ok = not report.problems
-    except UnlearnkitError as exc:
-        raise fail(str(exc)) from None
     finally:
         model.close()
     if as_json:
@@ -353,6 +555,7 @@ def demo(
     out: Annotated[Path, typer.Option(help="where to write the plot and results")] = Path("demo-out"),
     deletions: Annotated[int, typer.Option(help="length of the deletion stream")] = 24,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON instead of a table")] = False,
 ) -> None:
     """S3T and SISA on digits under a stream of deletion requests: a table and a PNG of accuracy vs deletions."""
     import tempfile
@@ -365,7 +568,7 @@ def demo(
     from unlearnkit.errors import RetrainRequiredError
     from unlearnkit.exact import S3T, SISA
 
-    console = Console()
+    console = Console(quiet=as_json)
     bundle = load_digits(seed=seed)
     runs = {
         "S3T (B=4)": lambda: S3T(shards=3, slices=4, budget=4, seed=seed),
@@ -419,6 +622,8 @@ def demo(
     png = out / "accuracy_vs_deletions.png"
     _plot(curves, png, deletions)
     (out / "demo.json").write_text(json.dumps({"curves": curves, "rows": rows}, indent=2, default=str))
+    if as_json:
+        typer.echo((out / "demo.json").read_text())
     console.print(
         f"plot: {png}\nS3T forgets by switching LoRA layers off (exact, no retraining); SISA-retrain "
         "retrains from the last clean checkpoint; SISA-rollback serves it without retraining."

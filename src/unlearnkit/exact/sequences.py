@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -458,6 +458,77 @@ class DeletionRateResult:
         return self.std / math.sqrt(self.streams)
 
 
+def requests_until_dead(
+    live: Sequence[SequenceBook], draw: Callable[[], Sequence[Sequence[tuple[int, int]]]], limit: int | None = None
+) -> int:
+    """Requests until every shard's book is dead (Alg. 4 bookkeeping); the books are modified.
+
+    ``draw()`` returns the next batch of requests; a request is the (shard, slice) cells it deletes from (one
+    for a sample, possibly several for a data subject). Requests that hit dead shards still count. With
+    ``limit``, counting stops there (the stream ran out before the model died).
+    """
+    alive = sum(not b.dead for b in live)
+    n = 0
+    while alive and (limit is None or n < limit):
+        for request in draw():
+            n += 1
+            for s, j in request:
+                book = live[s]
+                if book.hit(j) and book.dead:
+                    alive -= 1
+            if not alive or (limit is not None and n >= limit):
+                break
+    return n
+
+
+def expected_requests_until_dead(
+    books: Sequence[SequenceBook],
+    cell_weights: np.ndarray,
+    streams: int = 400,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Mean and std of the number of further single-sample deletions until every shard is dead.
+
+    ``cell_weights[shard, slice]`` is the chance a request deletes from that cell (e.g. the number of samples
+    still held there). The same :class:`SequenceBook` bookkeeping as :func:`simulate_deletion_rate`, started
+    from the books' current alive depths; 0 when every shard is already dead.
+    """
+    w = np.asarray(cell_weights, dtype=np.float64)
+    if w.ndim != 2 or w.shape[0] != len(books) or w.sum() <= 0:
+        return 0.0, 0.0
+    flat = (w / w.sum()).reshape(-1)
+    n_slices = w.shape[1]
+    rng = np.random.default_rng(derive_seed("capacity", seed))
+
+    def draw() -> list[list[tuple[int, int]]]:
+        cells = rng.choice(flat.size, size=64, p=flat)
+        return [[(int(c) // n_slices, int(c) % n_slices)] for c in cells]
+
+    counts = np.array([requests_until_dead([b.copy() for b in books], draw) for _ in range(streams)], dtype=float)
+    return float(counts.mean()), float(counts.std(ddof=1)) if streams > 1 else 0.0
+
+
+def owner_requests_until_dead(
+    books: Sequence[SequenceBook], owner_cells: Sequence[Sequence[tuple[int, int]]], streams: int = 400, seed: int = 0
+) -> tuple[float, float, int]:
+    """Data-subject deletions (each owner once, in random order) until every shard is dead.
+
+    ``owner_cells[k]`` are the (shard, slice) cells holding owner k's samples. Returns (mean, std, number of
+    streams that ran out of owners first — those count the owners available).
+    """
+    rng = np.random.default_rng(derive_seed("owner-deletions", seed))
+    counts, censored = [], 0
+    for _ in range(streams):
+        order = rng.permutation(len(owner_cells)).tolist()
+        requests = [owner_cells[k] for k in order]
+        live = [b.copy() for b in books]
+        n = requests_until_dead(live, lambda r=requests: r, limit=len(requests))
+        censored += int(not all(b.dead for b in live))
+        counts.append(n)
+    arr = np.asarray(counts, dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if streams > 1 else 0.0, censored
+
+
 def simulate_deletion_rate(
     shards: int,
     slices: int,
@@ -485,22 +556,15 @@ def simulate_deletion_rate(
     ]
     rng = np.random.default_rng(derive_seed("deletion-rate", seed))
     chunk = max(64, int(2 * theoretical_deletion_rate(shards, slices, budget)))
+
+    def draw() -> list[list[tuple[int, int]]]:
+        shard_draw = rng.integers(0, shards, size=chunk)
+        slice_draw = rng.choice(slices, size=chunk, p=p) if prior is not None else rng.integers(0, slices, chunk)
+        return [[(s, j)] for s, j in zip(shard_draw.tolist(), slice_draw.tolist(), strict=True)]
+
     counts = np.empty(streams, dtype=np.int64)
     for stream in range(streams):
-        live = [b.copy() for b in books]
-        alive_shards = sum(not b.dead for b in live)
-        n = 0
-        while alive_shards:
-            shard_draw = rng.integers(0, shards, size=chunk)
-            slice_draw = rng.choice(slices, size=chunk, p=p) if prior is not None else rng.integers(0, slices, chunk)
-            for s, j in zip(shard_draw.tolist(), slice_draw.tolist(), strict=True):
-                n += 1
-                book = live[s]
-                if book.hit(j) and book.dead:
-                    alive_shards -= 1
-                    if not alive_shards:
-                        break
-        counts[stream] = n
+        counts[stream] = requests_until_dead([b.copy() for b in books], draw)
     result = DeletionRateResult(
         mean=float(counts.mean()),
         std=float(counts.std(ddof=1)) if streams > 1 else 0.0,
