@@ -49,8 +49,25 @@ def missing_extra_hint(module: str | None) -> str | None:
     return None
 
 
+#: parameter names that mean "a model directory"; every command shows them as ``DIR``
+MODEL_DIR_PARAMS = ("directory", "model_dir")
+
+
+def _name_model_dirs(command: Any) -> None:
+    for param in getattr(command, "params", []):
+        if param.param_type_name == "argument" and param.name in MODEL_DIR_PARAMS:
+            param.metavar = "DIR"
+    for sub in getattr(command, "commands", {}).values():
+        _name_model_dirs(sub)
+
+
 class _Group(TyperGroup):
-    """Turns library errors and missing extras into one line on stderr and exit code 1, for every command."""
+    """Turns library errors and missing extras into one line on stderr and exit code 1, for every command;
+    names every model-directory argument ``DIR``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _name_model_dirs(self)
 
     def invoke(self, ctx: Any) -> Any:
         try:

@@ -113,7 +113,9 @@ def unlearn(
     out: Annotated[Path, typer.Option("--out", help="model directory to create for the unlearned model")],
     forget_class: Annotated[int | None, typer.Option(help="forget every training sample of this class")] = None,
     forget_fraction: Annotated[float | None, typer.Option(help="forget a random fraction in (0, 1)")] = None,
-    forget_ids: Annotated[str | None, typer.Option(help="forget these sample ids, e.g. 1,2,3")] = None,
+    forget_ids: Annotated[
+        str | None, typer.Option("--ids", "--forget-ids", help="forget these sample ids, e.g. 1,2,3")
+    ] = None,
     owner: Annotated[str | None, typer.Option(help="forget every sample of this data subject")] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="method config override key=value (repeatable)")

@@ -257,23 +257,13 @@ def _synthetic_raw(
     )
 
 
-def load_synthetic(
-    seed: int = 0,
-    num_samples: int = 1500,
-    num_features: int = 32,
-    num_classes: int = 6,
-    public_fraction: float = 0.1,
-    test_fraction: float = 0.2,
-) -> DataBundle:
-    """A Gaussian-cluster classification task (scikit-learn ``make_classification``)."""
-    return LOADERS["synthetic"].load(
-        seed=seed,
-        num_samples=num_samples,
-        num_features=num_features,
-        num_classes=num_classes,
-        public_fraction=public_fraction,
-        test_fraction=test_fraction,
-    )
+def load_synthetic(seed: int = 0, **options: Any) -> DataBundle:
+    """A Gaussian-cluster classification task (scikit-learn ``make_classification``).
+
+    Options (defaults): ``num_samples`` 1500, ``num_features`` 32, ``num_classes`` 6, ``public_fraction`` 0.1,
+    ``test_fraction`` 0.2.
+    """
+    return LOADERS["synthetic"].load(seed=seed, **options)
 
 
 def load_builtin(name: str, seed: int = 0, public_fraction: float | None = None) -> DataBundle:
