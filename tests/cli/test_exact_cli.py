@@ -58,10 +58,10 @@ def test_forget_then_noop_then_audit(model_dir, tmp_path):
     ids = load_digits().train.id_list()[:3]
     r = run("forget", model_dir, "--ids", ",".join(map(str, ids)), "--json")
     assert r.exit_code == 0, r.output
-    envelope = json.loads(r.output)
+    envelope = json.loads(r.stdout)
     receipt = envelope["receipt"]  # signed with the model's key, as the service signs
     assert receipt["guarantee"]["class"] == "exact-deactivate" and len(receipt["erased"]["id_hashes"]) == 3
-    (tmp_path / "r.json").write_text(r.output)
+    (tmp_path / "r.json").write_text(r.stdout)
     ok = run("verify-receipt", tmp_path / "r.json", "--key", model_dir / "signing" / "ed25519.pub.pem")
     assert ok.exit_code == 0 and "valid" in ok.output, ok.output
     listed = run("receipts", model_dir)

@@ -51,7 +51,7 @@ def trained(files, tmp_path_factory):
         *TINY,
         "--json",
     )
-    info = json.loads(r.output)
+    info = json.loads(r.stdout)
     assert info["label_set"] == {"num_classes": 10, "source": "public", "names": None}
     assert info["scaling"]["kind"] == "standardize" and info["sharding"] == "owner" and info["salt"] == "given"
     return d
@@ -86,7 +86,7 @@ def test_status_forget_warning_retrain(trained, tmp_path):
 
     d = tmp_path / "m"
     shutil.copytree(trained, d)
-    st = json.loads(run("status", d, "--json").output)
+    st = json.loads(run("status", d, "--json").stdout)
     assert st["pending_retrain"] == [] and all(r["alive_depth"] == 2 for r in st["sequences"])
     assert st["capacity"]["bounded"] and st["capacity"]["fraction_left"] == 1.0
     assert st["deletions"]["samples_deleted"] == 0 and st["label_set"]["num_classes"] == 10
@@ -100,19 +100,19 @@ def test_status_forget_warning_retrain(trained, tmp_path):
         r = run("forget", d, "--ids", i)
         warned |= "warning: " in r.output
     assert warned, "forget must warn once the capacity is nearly gone"
-    st = json.loads(run("status", d, "--json").output)
+    st = json.loads(run("status", d, "--json").stdout)
     assert st["pending_retrain"] == [0, 1] and st["deletions"]["samples_deleted"] == 4
     assert st["capacity"]["expected_requests"] == 0
     text = run("status", d).output
     assert "alive depth 0/2" in text and "warning:" in text
-    info = json.loads(run("retrain", d, "--json").output)
+    info = json.loads(run("retrain", d, "--json").stdout)
     assert info["shards"] == [0, 1] and info["model_version"] > info["model_version_before"]
-    st = json.loads(run("status", d, "--json").output)
+    st = json.loads(run("status", d, "--json").stdout)
     assert st["pending_retrain"] == [] and st["capacity"]["fraction_left"] > 0.5
     assert "nothing to retrain" in run("retrain", d).output
     r = run("retrain", d, "--shards", "7", code=1)
     assert r.output.strip().startswith("error:") and "no shard 7" in r.output
-    assert json.loads(run("audit", d, "--json").output)["ok"]
+    assert json.loads(run("audit", d, "--json").stdout)["ok"]
 
 
 def test_owner_reforget_and_json_everywhere(trained, files, tmp_path):
@@ -121,11 +121,11 @@ def test_owner_reforget_and_json_everywhere(trained, files, tmp_path):
     d = tmp_path / "m"
     shutil.copytree(trained, d)
     owner = load_digits().train.owners[3]
-    receipt = json.loads(run("forget", d, "--owner", owner, "--json").output)
+    receipt = json.loads(run("forget", d, "--owner", owner, "--json").stdout)
     assert receipt["id_hashes"]
     assert f"owner '{owner}' was already forgotten" in run("forget", d, "--owner", owner).output
     out = tmp_path / "p.csv"
-    info = json.loads(run("predict", d, "--data", files / "test.csv", "--out", out, "--json").output)
+    info = json.loads(run("predict", d, "--data", files / "test.csv", "--out", out, "--json").stdout)
     assert info["predictions"] == 20 and out.is_file()
 
 

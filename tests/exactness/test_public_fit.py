@@ -70,3 +70,16 @@ def test_exact_fit_refuses_a_label_set_counted_from_deletable_rows(small_train, 
     assert m.public_fit_["label_set"]["source"] == "declared" and m.spec_.num_classes == 12
     with pytest.raises(ConfigError, match="outside the label set"):
         Retrain(num_classes=3, **kw).fit(inferred)
+
+
+def test_scaling_is_applied_on_predict_and_travels_with_exports(small_train, public, tmp_path):
+    kw = {**SIZES, "shards": 1, "slices": 1, "salt": "s"}
+    m = Retrain(**kw).fit(small_train.take(list(range(40))), public, directory=tmp_path / "m")
+    assert m.public_fit_["scaling"]["kind"] == "standardize"
+    x = small_train.x[40:50]
+    assert not torch.equal(m.transform_(x), x)
+    (member,) = m._snapshot.members
+    direct = torch.softmax(member.module(m.transform_(x)), dim=1).numpy()
+    assert (m.predict_proba(x) == direct).all()  # raw features in, public-split scaling applied inside
+    _, exported = m.served_ensemble()
+    assert torch.allclose(exported(x), torch.as_tensor(m.predict_proba(x)), atol=1e-6)

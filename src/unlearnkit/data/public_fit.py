@@ -4,8 +4,8 @@ The one rule of exact unlearning: nothing derived from deletable rows may shape 
 through lineage-tracked checkpoints. Label sets, input scaling, tokenizers and vocabularies are such
 things. Each is computed here by a registered *public fit*: a function that receives the never-deletable
 public split and declared options — never the deletable rows — and returns a JSON-serialisable state that
-the model records (``strategy.json`` → ``public_fit``). A fit with an ``apply`` is a feature transform used
-identically at training and at prediction.
+the model records (``strategy.json`` → ``public_fit``). A fit with a ``module`` is a feature transform used
+identically at training, at prediction and in exported models.
 
 Adding one (a tokenizer, a vocabulary, an image normaliser) is a :func:`register_public_fit` call; the
 exactness suite (``tests/exactness/test_public_fit.py``) then checks, for every registered fit, that the
@@ -19,34 +19,39 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from unlearnkit.data.dataset import IdDataset
 from unlearnkit.errors import ConfigError
 
 State = dict[str, Any]
 FitFn = Callable[[IdDataset | None, Mapping[str, Any]], State]
-ApplyFn = Callable[[State, torch.Tensor], torch.Tensor]
+ModuleFn = Callable[[State], nn.Module]
 
 
 @dataclass(frozen=True)
 class PublicFit:
-    """A registered fit: ``fit(public, options) -> state``; optional ``apply(state, x) -> x``."""
+    """A registered fit: ``fit(public, options) -> state``; optional feature transform ``module(state)``.
+
+    The transform is an ``nn.Module`` so that an exported model (ONNX, TorchScript) carries it too.
+    """
 
     name: str
     fit: FitFn
-    apply: ApplyFn | None = None
+    module: ModuleFn | None = None
 
 
 PUBLIC_FITS: dict[str, PublicFit] = {}
 
 
-def register_public_fit(name: str, *, apply: ApplyFn | None = None) -> Callable[[FitFn], FitFn]:
-    """Decorator: register ``fit(public: IdDataset | None, options: Mapping) -> JSON state`` under ``name``."""
+def register_public_fit(name: str, *, module: ModuleFn | None = None) -> Callable[[FitFn], FitFn]:
+    """Decorator: register ``fit(public: IdDataset | None, options: Mapping) -> JSON state`` under ``name``;
+    ``module(state)`` builds the feature transform it implies (if any)."""
 
     def deco(fn: FitFn) -> FitFn:
         if name in PUBLIC_FITS and PUBLIC_FITS[name].fit is not fn:
             raise ConfigError(f"public fit {name!r} is registered twice")
-        PUBLIC_FITS[name] = PublicFit(name, fn, apply)
+        PUBLIC_FITS[name] = PublicFit(name, fn, module)
         return fn
 
     return deco
@@ -61,12 +66,13 @@ class FeatureTransform:
     """The recorded fits that transform features, applied in registration order (training and prediction)."""
 
     def __init__(self, states: Mapping[str, State]) -> None:
-        self.steps = [(info.apply, states[name]) for name, info in PUBLIC_FITS.items() if info.apply and name in states]
+        steps = [info.module(states[name]) for name, info in PUBLIC_FITS.items() if info.module and name in states]
+        self.module: nn.Module = nn.Sequential(*steps).eval() if steps else nn.Identity()
+        self.module.requires_grad_(False)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        for apply, state in self.steps:
-            x = apply(state, x)
-        return x
+        with torch.no_grad():
+            return self.module(x)
 
 
 # -- the label set --------------------------------------------------------------------------------------
@@ -105,15 +111,23 @@ NO_PUBLIC_SCALING = (
 )
 
 
-def _apply_scaling(state: State, x: torch.Tensor) -> torch.Tensor:
-    if state.get("kind") != "standardize":
-        return x
-    mean = torch.tensor(state["mean"], dtype=torch.float32)
-    std = torch.tensor(state["std"], dtype=torch.float32)
-    return (x.float() - mean) / std
+class Standardize(nn.Module):
+    """``(x - mean) / std`` with fixed float32 buffers."""
+
+    def __init__(self, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
 
 
-@register_public_fit("scaling", apply=_apply_scaling)
+def _scaling_module(state: State) -> nn.Module:
+    return Standardize(state["mean"], state["std"]) if state.get("kind") == "standardize" else nn.Identity()
+
+
+@register_public_fit("scaling", module=_scaling_module)
 def fit_scaling(public: IdDataset | None, options: Mapping[str, Any]) -> State:
     """Per-feature standardisation with the public split's mean and std (a constant feature keeps std 1)."""
     mode = options.get("preprocess", "standardize")
@@ -144,6 +158,7 @@ __all__ = [
     "PUBLIC_FITS",
     "FeatureTransform",
     "PublicFit",
+    "Standardize",
     "fit_label_set",
     "fit_public",
     "fit_scaling",

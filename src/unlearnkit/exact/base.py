@@ -894,7 +894,9 @@ class ExactStrategy(IntegrityMixin):
         """``(version, module)``: the served model at this instant as one standalone module (for export)."""
         self._check_fitted()
         snap = self._snapshot
-        return snap.version, ServedEnsemble([m.module for m in snap.members], self.aggregation_)  # type: ignore[union-attr]
+        pre = self.transform_.module  # the public-fitted input scaling travels with the exported model
+        members = [m.module if isinstance(pre, nn.Identity) else nn.Sequential(pre, m.module) for m in snap.members]  # type: ignore[union-attr]
+        return snap.version, ServedEnsemble(members, self.aggregation_)  # type: ignore[union-attr]
 
     def _as_tensor(self, x: Any) -> torch.Tensor:
         """Inputs encoded for the backbone (numeric rows; texts are tokenised by an HF backbone's tokenizer), then
