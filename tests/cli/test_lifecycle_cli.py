@@ -121,8 +121,8 @@ def test_owner_reforget_and_json_everywhere(trained, files, tmp_path):
     d = tmp_path / "m"
     shutil.copytree(trained, d)
     owner = load_digits().train.owners[3]
-    receipt = json.loads(run("forget", d, "--owner", owner, "--json").stdout)
-    assert receipt["id_hashes"]
+    receipt = json.loads(run("forget", d, "--owner", owner, "--json").stdout)["receipt"]
+    assert receipt["erased"]["id_hashes"]
     assert f"owner '{owner}' was already forgotten" in run("forget", d, "--owner", owner).output
     out = tmp_path / "p.csv"
     info = json.loads(run("predict", d, "--data", files / "test.csv", "--out", out, "--json").stdout)
