@@ -94,8 +94,12 @@ def encoded_dataset(
     label_names: Sequence[str] | None,
     num_classes: int,
     name: str,
+    label_source: str = "declared",
 ) -> IdDataset:
-    """An :class:`IdDataset` of encoded rows with internal ids (and external ones when ``ids`` are strings)."""
+    """An :class:`IdDataset` of encoded rows with internal ids (and external ones when ``ids`` are strings).
+
+    ``label_source="inferred"`` when ``num_classes`` was counted from these rows' labels (exact fits refuse it).
+    """
     internal, external = split_ids(ids, len(x), name)
     if owners is not None and len(owners) != len(x):
         raise DataError(f"{name}: {len(owners)} owners for {len(x)} rows")
@@ -109,4 +113,5 @@ def encoded_dataset(
         name=name,
         external_ids=None if external is None else tuple(external[i] for i in order),
         label_names=None if label_names is None else tuple(label_names),
+        label_source=label_source,
     )

@@ -10,6 +10,7 @@ user calls it, never in tests.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -95,7 +96,8 @@ def image_dataset(
     if len(labels) != len(x):
         raise DataError(f"{name}: {len(labels)} labels for {len(x)} images")
     y, names, k = encode_labels(list(labels), label_names, num_classes, name)
-    return encoded_dataset(x, y, ids, owners, names, k, name)
+    inferred = num_classes is None and label_names is None  # k = max(label) + 1 of these rows
+    return encoded_dataset(x, y, ids, owners, names, k, name, "inferred" if inferred else "declared")
 
 
 def load_npy(
@@ -138,7 +140,7 @@ def load_image_folder(
     mode = "L" if backbone.image_shape[0] == 1 else "RGB"
     size = tuple(backbone.image_shape[1:])[::-1]
     arrays = [np.asarray(Image.open(f).convert(mode).resize(size)) for f, _ in files]
-    return image_dataset(
+    data = image_dataset(
         backbone,
         np.stack(arrays),
         [d for _, d in files],
@@ -147,6 +149,9 @@ def load_image_folder(
         name=r.name,
         **kwargs,
     )
+    if label_names is None:  # class folders of deletable images: deleting a lone image's folder changes the set
+        data = dataclasses.replace(data, label_source="inferred", _pos={})
+    return data
 
 
 def torchvision_arrays(

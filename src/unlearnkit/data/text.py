@@ -47,13 +47,15 @@ def text_dataset(
     if text_pair is not None and len(text_pair) != n:
         raise DataError(f"{name}: {len(text_pair)} text_pair values for {n} texts")
     x = backbone.encode_texts(list(texts), None if text_pair is None else list(text_pair))
+    inferred = False
     if labels is None:
         y, names, k = np.zeros(n, dtype=np.int64), None, 1
     else:
         if len(labels) != n:
             raise DataError(f"{name}: {len(labels)} labels for {n} texts")
         y, names, k = encode_labels(list(labels), label_names, num_classes, name)
-    return encoded_dataset(x, y, ids, owners, names, k, name)
+        inferred = num_classes is None and label_names is None  # k = max(label) + 1 of these rows
+    return encoded_dataset(x, y, ids, owners, names, k, name, "inferred" if inferred else "declared")
 
 
 def read_rows(path: str | Path) -> dict[str, list[Any]]:
