@@ -25,3 +25,17 @@ def test_owner_aware_placement_survives_more_owner_deletions(tmp_path):
         "owner_deletions.pdf",
     }
     assert json.loads((tmp_path / "owner_deletions.json").read_text())["rows"]
+
+
+def test_capacity_of_a_shard_that_cannot_die_is_unbounded():
+    import math
+
+    import numpy as np
+
+    from unlearnkit.exact.sequences import SequenceBook, expected_requests_until_dead
+
+    books = [SequenceBook([(0, 1), (1, 0)]), SequenceBook([(0, 1), (1, 0)])]
+    weights = np.array([[3.0, 2.0], [0.0, 4.0]])  # shard 1's slice 0 is empty: its order (0, 1) never dies
+    assert math.isinf(expected_requests_until_dead(books, weights, streams=5)[0])
+    mean, _ = expected_requests_until_dead(books, np.array([[3.0, 2.0], [1.0, 4.0]]), streams=50)
+    assert 2 <= mean < 100

@@ -491,11 +491,15 @@ def expected_requests_until_dead(
 
     ``cell_weights[shard, slice]`` is the chance a request deletes from that cell (e.g. the number of samples
     still held there). The same :class:`SequenceBook` bookkeeping as :func:`simulate_deletion_rate`, started
-    from the books' current alive depths; 0 when every shard is already dead.
+    from the books' current alive depths; 0 when every shard is already dead; ``inf`` when some shard can never
+    die (an alive order starts with a slice that holds no samples).
     """
     w = np.asarray(cell_weights, dtype=np.float64)
     if w.ndim != 2 or w.shape[0] != len(books) or w.sum() <= 0:
         return 0.0, 0.0
+    for shard, book in enumerate(books):
+        if any(d > 0 and w[shard, order[0]] <= 0 for order, d in zip(book.orders, book.alive, strict=True)):
+            return math.inf, 0.0  # an alive order starts with a slice no request can reach: it never dies
     flat = (w / w.sum()).reshape(-1)
     n_slices = w.shape[1]
     rng = np.random.default_rng(derive_seed("capacity", seed))

@@ -11,6 +11,7 @@ This is operator information: alive depths say which slices were hit, so do not 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,11 @@ def capacity(model: ExactStrategy, streams: int = 400, seed: int = 0) -> dict[st
     fresh = [SequenceBook(b.orders) for b in now_books]
     mean, std = expected_requests_until_dead(now_books, weights_now, streams=streams, seed=seed)
     at_fit, _ = expected_requests_until_dead(fresh, weights_fit, streams=streams, seed=seed)
+    if math.isinf(mean) or math.isinf(at_fit):
+        return {
+            "bounded": False,
+            "why": "a shard serves an order whose first slice holds no samples, so deletions can never kill it",
+        }
     return {
         "bounded": True,
         "expected_requests": round(mean, 2),
