@@ -308,7 +308,7 @@ def forget(
     """Forget samples (by id) or a data subject (by owner); prints the deletion receipt (signed with the model's
     key and kept in DIR/receipts).
 
-    Warns on stderr when the model's expected remaining deletion capacity is nearly gone.
+    Warns on stderr (not with --json) when the expected remaining deletion capacity is nearly gone.
     """
     from unlearnkit.cli.receipts import sign_cli_receipt
     from unlearnkit.exact.status import capacity_warning, model_status
@@ -339,10 +339,10 @@ def forget(
             if wanted is not None and all(isinstance(i, int) for i in wanted)
             else []
         )
-        warning = capacity_warning(model_status(model, streams=200)) if receipt.count else None
+        warning = capacity_warning(model_status(model, streams=200)) if receipt.count and not as_json else None
     finally:
         model.close()
-    if warning:
+    if warning and not as_json:  # with --json the output is the receipt alone; `status --json` has the capacity
         typer.echo(f"warning: {warning}", err=True)
     if as_json:
         typer.echo(json.dumps(envelope, indent=2, sort_keys=True))
