@@ -77,6 +77,7 @@ def make_case(name: str, dirs) -> Case:
     raise KeyError(name)
 
 
+# the user-module backbone is also registered in tests/exactness (every loader × strategy)
 CASES = ["bert", "gpt2-cls", "gpt2-lm", "vit", "module"]
 
 

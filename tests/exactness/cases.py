@@ -53,6 +53,16 @@ for _arch in ARCHS:
     register_backbone(_arch, lambda _dir, a=_arch: {"arch": a})
 
 
+def _user_module(_dir: Path) -> dict[str, Any]:
+    """A user's own nn.Module (tests/backbones/user_module.py) through ModuleBackbone."""
+    from unlearnkit.models.backbones import ModuleBackbone
+
+    return {"backbone": ModuleBackbone("tests.backbones.user_module:make_mlp", targets=[["2"], ["4"]], head=["6"])}
+
+
+register_backbone("module", _user_module)
+
+
 @dataclass(frozen=True)
 class StrategyCase:
     name: str
