@@ -105,6 +105,12 @@ def test_cli_export_forget_and_stale_listing(model_dir: Path, tmp_path: Path) ->
     rows = json.loads(listed.output)
     assert [(e["export_id"], e["recipient"], e["stale"]) for e in rows] == [(1, "Acme", True)]
 
+    again = runner.invoke(app, ["export", str(model_dir), "--recipient", "Edge", "--format", "safetensors"])
+    assert again.exit_code == 0, again.output
+    human = runner.invoke(app, ["forget", str(model_dir), "--ids", str(harmless_ids(model_dir, 3)[2])])
+    assert human.exit_code == 0, human.output
+    assert "stale export 2: safetensors of version" in human.output and "Edge" in human.output
+
 
 def test_staleness_follows_deletions_not_retrains(tmp_path: Path) -> None:
     """An export is stale once a *deletion* commits a later version; a retrain alone does not make it stale."""

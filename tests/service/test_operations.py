@@ -42,6 +42,7 @@ def test_metrics_move_as_requests_flow_and_logs_carry_no_raw_ids(
     assert before["unlearnkit_deletion_time_to_compliance_seconds_count"] == 0
     assert before['unlearnkit_model_version{source="store"}'] == 1
     assert before['unlearnkit_shards{state="alive"}'] == 2
+    assert 0 < before["unlearnkit_deletion_capacity_remaining"] < 1e6
 
     x = s3t_data.x[:3].tolist()
     for _ in range(4):
@@ -67,6 +68,7 @@ def test_metrics_move_as_requests_flow_and_logs_carry_no_raw_ids(
     assert after['unlearnkit_model_version{source="store"}'] >= 3
     assert after["unlearnkit_predict_latency_seconds_count"] == 4
     assert any(k.startswith("unlearnkit_worker_lease_holder{") for k in after)
+    assert after["unlearnkit_deletion_capacity_remaining"] < before["unlearnkit_deletion_capacity_remaining"]
     # scrapes are incremental: a third scrape counts the same completions once
     assert _scrape(url)["unlearnkit_deletion_time_to_compliance_seconds_count"] == 2
 

@@ -362,6 +362,11 @@ def forget(
         )
         for note in receipt.notes:
             typer.echo(f"  note: {note}")
+        for e in receipt.stale_exports:  # GDPR Art. 19: recipients of copies must be told
+            typer.echo(
+                f"  stale export {e['export_id']}: {e['format']} of version {e['model_version']} held by "
+                f"{e['recipient']} — tell them to replace it (`unlearnkit exports DIR --stale`)"
+            )
         typer.echo(f"  request {receipt.request_id}")
 
 

@@ -67,9 +67,7 @@ def model_status(model: ExactStrategy, streams: int = 400) -> dict[str, Any]:
     model._check_fitted()
     store = model._require_store()
     with store.session() as s:
-        by_state = dict(
-            s.execute(select(DeletionRequest.state, func.count()).group_by(DeletionRequest.state)).all()
-        )
+        by_state = dict(s.execute(select(DeletionRequest.state, func.count()).group_by(DeletionRequest.state)).all())
     deleted = store.deleted_ids()
     config = model.config_
     scaling = config.get("public_fit", {}).get("scaling", {"kind": "identity", "why": "recorded before scaling"})

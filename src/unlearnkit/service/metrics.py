@@ -28,6 +28,7 @@ finished since the previous one (by ``(finished time, id)``), so a scrape costs 
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -185,25 +186,35 @@ class ServiceCollector:
                 )
 
 
+_capacity_cache: dict[tuple[int, int], float] = {}
+
+
 def model_status(backend: Any) -> dict[str, Any] | None:
-    """Alive/dead shard counts and, when the strategy can estimate it, the remaining deletion capacity."""
+    """Alive/dead shard counts and the expected remaining deletion capacity of an exact model.
+
+    The capacity is :func:`unlearnkit.exact.status.capacity` (the SequenceBook simulation ``unlearnkit status``
+    prints), computed once per model version and cached; ``inf`` for strategies that retrain on every deletion.
+    """
     strategy = getattr(backend, "strategy", None)
     if strategy is None:
         return None
     shards = int(getattr(strategy, "shards", 1) or 1)
-    pending = set(backend.pending_retrain())
     try:
         served = {m["shard"] for m in strategy.served()}
     except Exception:
         served = set()
-    dead = len(set(range(shards)) - served) if served or pending else shards
-    out: dict[str, Any] = {"alive": shards - dead, "dead": dead, "capacity": None}
-    estimate = getattr(strategy, "remaining_capacity", None)
-    if callable(estimate):
+    out: dict[str, Any] = {"alive": len(served), "dead": shards - len(served), "capacity": None}
+    key = (id(strategy), int(backend.model_version))
+    if key not in _capacity_cache:
+        from unlearnkit.exact.status import capacity
+
         try:
-            out["capacity"] = float(estimate())
+            cap = capacity(strategy, streams=100)
         except Exception:
-            out["capacity"] = None
+            return out
+        _capacity_cache.clear()
+        _capacity_cache[key] = float(cap["expected_requests"]) if cap.get("bounded") else math.inf
+    out["capacity"] = _capacity_cache[key]
     return out
 
 
