@@ -87,6 +87,9 @@ def register_metric(
     """Function decorator: register a metric with its direction and whether it needs a retrained reference."""
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        old = _METRICS.get(name)
+        if old is not None and (old.fn.__module__, old.fn.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ConfigError(f"metric {name!r} is registered twice ({old.fn.__module__} and {fn.__module__})")
         _METRICS[name] = MetricInfo(
             name, fn, higher_is_better, needs_reference, task, description or (fn.__doc__ or "").strip().split("\n")[0]
         )
@@ -108,8 +111,14 @@ def _walk(package: str) -> None:
             continue
         try:
             importlib.import_module(mod.name)
-        except ImportError as exc:  # an optional extra is not installed
-            log.debug("skipping %s: %s", mod.name, exc)
+        except ImportError as exc:
+            culprit = str(getattr(exc, "name", None) or "")
+            if not culprit or culprit.split(".")[0] == "unlearnkit":
+                raise  # our own code is broken: say so instead of silently dropping its methods
+            if isinstance(exc, ModuleNotFoundError):  # an optional extra is not installed
+                log.debug("skipping %s: %s", mod.name, exc)
+            else:  # an extra is installed but does not import (version mismatch, broken wheel)
+                log.warning("skipping %s: %s", mod.name, exc)
 
 
 def discover() -> None:
