@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 METHOD_PACKAGES = ("unlearnkit.approx", "unlearnkit.llm", "unlearnkit.graph")
-METRIC_PACKAGES = ("unlearnkit.eval",)
+METRIC_PACKAGES = ("unlearnkit.eval", "unlearnkit.recovery")
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,18 @@ log = logging.getLogger(__name__)
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
 
 
-def world_tokenizer() -> Any:
-    """A word-level ``PreTrainedTokenizerFast`` over the world's public vocabulary (built in code, offline)."""
+def world_tokenizer(extra: tuple[str, ...] = ()) -> Any:
+    """A word-level ``PreTrainedTokenizerFast`` over the world's public vocabulary (built in code, offline).
+
+    ``extra`` appends further public words (e.g. a task's instruction words) after the world's own, so the
+    world's token ids do not change.
+    """
     transformers = require_transformers()
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-    vocab = {tok: i for i, tok in enumerate([*SPECIALS, *public_vocabulary()])}
+    words = [*SPECIALS, *public_vocabulary()]
+    words += [w for w in dict.fromkeys(extra) if w not in set(words)]
+    vocab = {tok: i for i, tok in enumerate(words)}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     core.decoder = decoders.WordPiece(prefix="##", cleanup=False)
