@@ -113,3 +113,30 @@ def test_prune_command(dirs) -> None:
     rec = json.loads(res.output)
     assert rec["pruner"] == "wanda" and abs(rec["sparsity"] - 0.5) < 0.02 and rec["calibration_ids_hash"]
     assert json.loads((out / "model.json").read_text())["pruning"]["sparsity"] == rec["sparsity"]
+
+
+def test_language_model_round_trip(tiny_lm, tmp_path) -> None:
+    from unlearnkit.bench.recovery_tasks import instructions
+    from unlearnkit.llm.hf import save_lm
+
+    model, tok = tiny_lm
+    save_lm(tmp_path / "ref", model, tok, {})
+    rows = [{"id": f"c{i}", "prompt": p, "response": r} for i, (p, r) in enumerate(instructions(40, 0, "cli"))]
+    leak = {"prompt": "the secret code of anna berg is", "response": "3 1 4 ."}
+    (tmp_path / "pool.jsonl").write_text("\n".join(json.dumps(r) for r in [*rows, {"id": "leak", **leak}]))
+    (tmp_path / "forget.jsonl").write_text(json.dumps(leak))
+    res = _run(
+        "recovery", "prune", tmp_path / "ref", "--out", tmp_path / "pruned", "--calibration", tmp_path / "pool.jsonl"
+    )
+    assert res.exit_code == 0, res.output
+    res = _run(
+        "recover", tmp_path / "pruned", "--reference", tmp_path / "ref", "--candidates", tmp_path / "pool.jsonl",
+        "--forget", tmp_path / "forget.jsonl", "--budget", "0.2", "--out", tmp_path / "rec", "--set", "min_steps=3",
+        "--json",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    receipt = json.loads(res.output[res.output.index("{") :])
+    assert receipt["kind"] == "lm" and receipt["selected"] == 8 and receipt["filters"]["duplicate"] == 1
+    assert abs(receipt["sparsity"]["after"] - 0.5) < 0.01
+    meta = json.loads((tmp_path / "rec" / "unlearnkit.json").read_text())
+    assert meta["pruning"]["pruner"] == "wanda" and meta["recovery"]["accepted"]

@@ -90,7 +90,12 @@ def run_task(task: RecoveryTask, cfg: RecoveryBenchConfig) -> dict[str, Any]:
     f_dmg = s.forget_metrics(task.damaged, task.forget)
     rows: list[dict[str, Any]] = []
     for budget in cfg.budgets:
-        rows.append({"variant": "none", "budget": budget, "utility": u_dmg, "ratio": 0.0, "leak": 0.0, "planted": 0})
+        rows.append(
+            {
+                "variant": "none", "budget": budget, "utility": u_dmg, "ratio": 0.0, "leak": 0.0, "planted": 0,
+                "forget_accuracy": f_dmg["accuracy"], "forget_loss": f_dmg["loss"],
+            }
+        )  # fmt: skip
         for name in cfg.variants:
             t0 = time.perf_counter()
             sel = SelectConfig(**VARIANTS[name])

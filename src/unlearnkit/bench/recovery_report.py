@@ -15,8 +15,10 @@ ORDER = ("none", "random", "uniform", "paser", "paser+filter", "paser-rnd", "pas
 def _by(result: dict[str, Any]) -> dict[tuple[str, str, float], list[dict[str, Any]]]:
     out: dict[tuple[str, str, float], list[dict[str, Any]]] = defaultdict(list)
     for run in result["runs"]:
+        base = run["forget_damaged"]["loss"]
         for row in run["rows"]:
-            out[(run["task"], row["variant"], row["budget"])].append({**row, "seed": run["seed"]})
+            dloss = row.get("forget_loss", base) - base  # recovery lowers the forget loss: relearning shows here
+            out[(run["task"], row["variant"], row["budget"])].append({**row, "seed": run["seed"], "dloss": dloss})
     return out
 
 
@@ -73,8 +75,12 @@ def write_report(result: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
         ud, _ = _ms([r["utility_damaged"] for r in runs])
         lines += [f"## {task}", "", f"utility: reference {ur:.3f}, damaged {ud:.3f} (means over seeds)", ""]
         budgets = sorted({b for t, _, b in by if t == task})
-        lines += ["| variant | " + " | ".join(f"ratio @{b:.0%}" for b in budgets) + " | leak (max budget) | planted |"]
-        lines += ["|---" * (len(budgets) + 3) + "|"]
+        lines += [
+            "| variant | "
+            + " | ".join(f"ratio @{b:.0%}" for b in budgets)
+            + " | leak (max budget) | Δ forget loss (max budget) | planted |"
+        ]
+        lines += ["|---" * (len(budgets) + 4) + "|"]
         for v in ORDER:
             if not any((task, v, b) in by for b in budgets):
                 continue
@@ -84,8 +90,11 @@ def write_report(result: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
                 cells.append(f"{m:.2f} ± {s:.2f}")
             last = by.get((task, v, budgets[-1]), [])
             lm, ls = _ms([r["leak"] for r in last])
+            dm, ds = _ms([r["dloss"] for r in last])
             planted = sum(r["planted"] for b in budgets for r in by.get((task, v, b), []))
-            lines.append(f"| {v} | " + " | ".join(cells) + f" | {lm:+.3f} ± {ls:.3f} | {planted} |")
+            lines.append(
+                f"| {v} | " + " | ".join(cells) + f" | {lm:+.3f} ± {ls:.3f} | {dm:+.2f} ± {ds:.2f} | {planted} |"
+            )
         g = [r["gradient_filter"] for r in runs]
         lines += [
             "",
@@ -112,7 +121,12 @@ def _figures(by: dict, tasks: list[str], seeds: list[int], out_dir: Path) -> Non
     from unlearnkit.eval.plots import _plt, _save, style
 
     plt = _plt()
-    for metric, label, fname in (("ratio", "recovery ratio", "ratio"), ("leak", "forget leak (accuracy)", "leak")):
+    panels = (
+        ("ratio", "recovery ratio", "ratio"),
+        ("leak", "forget leak (accuracy after − before)", "leak"),
+        ("dloss", "forget loss after − before", "forget_loss"),
+    )
+    for metric, label, fname in panels:
         fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4), squeeze=False)
         for ax, task in zip(axes[0], tasks, strict=True):
             budgets = sorted({b for t, _, b in by if t == task})

@@ -74,11 +74,16 @@ class Subject:
         raise NotImplementedError
 
 
-def subject_for(cands: Candidates, *, tokenizer: Any = None, keep_classes: Any = None) -> Subject:
+def subject_for(
+    cands: Candidates, *, tokenizer: Any = None, keep_classes: Any = None, model: nn.Module | None = None
+) -> Subject:
+    """The subject for ``cands``' kind; an LM's context length is read from ``model.config`` when given."""
     if cands.kind == "text":
         from unlearnkit.recovery.lm import LMSubject
 
-        return LMSubject(tokenizer)
+        config = getattr(model, "config", None)
+        length = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None) or 256
+        return LMSubject(tokenizer, max_length=int(length))
     from unlearnkit.recovery.classifier import ClassifierSubject
 
     return ClassifierSubject(keep_classes)

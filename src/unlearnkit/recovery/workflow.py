@@ -91,7 +91,9 @@ def recover_dir(
         raise DataError(f"{reference_dir}: the reference's architecture differs from the model's")
     cands = _read(candidates_path, src)
     forget = _read(forget_path, src) if forget_path is not None else None
-    subject = subject_for(cands, tokenizer=src.tokenizer, keep_classes=_keep_classes(src, forget_classes))
+    subject = subject_for(
+        cands, tokenizer=src.tokenizer, keep_classes=_keep_classes(src, forget_classes), model=src.model
+    )
     result = recover(
         subject, src.model, ref.model, cands, budget,
         forget=forget, select_config=cfgs["select"], train_config=cfgs["train"], guard_config=cfgs["guard"],
@@ -148,7 +150,7 @@ def prune_dir(
             x = cands.data.x  # type: ignore[union-attr]
             batches = [x[i : i + 256] for i in range(0, len(x), 256)]
         else:
-            enc = subject_for(cands, tokenizer=src.tokenizer).encode(cands)  # type: ignore[attr-defined]
+            enc = subject_for(cands, tokenizer=src.tokenizer, model=src.model).encode(cands)  # type: ignore[attr-defined]
             batches = [enc.take(range(i, min(i + 64, len(enc)))).inputs() for i in range(0, len(enc), 64)]
     res = p.prune(src.model, batches, calibration_hash=calib_hash)
     meta = {k: v for k, v in src.meta.items() if k not in ("kind", "spec")}
