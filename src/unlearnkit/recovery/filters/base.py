@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import nn
 
-from unlearnkit.errors import ConfigError
+from unlearnkit.recovery._registry import lookup, registrar
 from unlearnkit.recovery.candidates import Candidates
 from unlearnkit.recovery.subject import Subject
 
@@ -22,23 +22,15 @@ from unlearnkit.recovery.subject import Subject
 FILTERS: dict[str, type[RecoveryFilter]] = {}
 
 
-def register_filter(name: str) -> Callable[[type[RecoveryFilter]], type[RecoveryFilter]]:
-    def deco(cls: type[RecoveryFilter]) -> type[RecoveryFilter]:
-        if name in FILTERS and FILTERS[name] is not cls:
-            raise ConfigError(f"recovery filter {name!r} is registered twice")
-        cls.name = name
-        FILTERS[name] = cls
-        return cls
+_register = registrar(FILTERS, "recovery filter")
 
-    return deco
+
+def register_filter(name: str) -> Callable[[type[RecoveryFilter]], type[RecoveryFilter]]:
+    return _register(name)
 
 
 def get_filter(name: str) -> type[RecoveryFilter]:
-    from unlearnkit.recovery import filters as _pkg  # noqa: F401  (imports every filter file)
-
-    if name not in FILTERS:
-        raise ConfigError(f"unknown recovery filter {name!r}; registered: {', '.join(sorted(FILTERS))}")
-    return FILTERS[name]
+    return lookup(FILTERS, "recovery filter", "unlearnkit.recovery.filters", name)
 
 
 @dataclass

@@ -20,30 +20,22 @@ from torch import nn
 
 from unlearnkit.approx._common import MethodConfig, require
 from unlearnkit.errors import ConfigError
+from unlearnkit.recovery._registry import lookup, registrar
 
 #: name -> pruner class; filled by :func:`register_pruner` (one file per pruner)
 PRUNERS: dict[str, type[Pruner]] = {}
 PATTERNS = ("unstructured", "row", "n:m")
 
 
-def register_pruner(name: str, *, paper: str = "") -> Callable[[type[Pruner]], type[Pruner]]:
-    def deco(cls: type[Pruner]) -> type[Pruner]:
-        if name in PRUNERS and PRUNERS[name] is not cls:
-            raise ConfigError(f"pruner {name!r} is registered twice")
-        cls.name = name
-        cls.paper = paper
-        PRUNERS[name] = cls
-        return cls
+_register = registrar(PRUNERS, "pruner")
 
-    return deco
+
+def register_pruner(name: str, *, paper: str = "") -> Callable[[type[Pruner]], type[Pruner]]:
+    return _register(name, paper=paper)
 
 
 def get_pruner(name: str) -> type[Pruner]:
-    from unlearnkit.recovery import prune as _pkg  # noqa: F401  (imports every pruner file)
-
-    if name not in PRUNERS:
-        raise ConfigError(f"unknown pruner {name!r}; registered: {', '.join(sorted(PRUNERS))}")
-    return PRUNERS[name]
+    return lookup(PRUNERS, "pruner", "unlearnkit.recovery.prune", name)
 
 
 @dataclass(frozen=True)
