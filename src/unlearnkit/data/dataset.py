@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -61,6 +60,7 @@ class IdDataset:
     external_ids: tuple[str, ...] | None = None
     label_names: tuple[str, ...] | None = None
     label_source: str = "declared"
+    #: kept for callers that pass ``_pos={}`` to :func:`dataclasses.replace`; positions come from a binary search
     _pos: dict[int, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -80,14 +80,13 @@ class IdDataset:
         if not torch.isfinite(self.x).all():
             bad = int(torch.nonzero(~torch.isfinite(self.x))[0, 0])
             raise DataError(f"{self.name}: non-finite feature value in sample id {int(self.ids[bad])}")
-        ids = self.ids.tolist()
-        if len(set(ids)) != n:
-            seen: set[int] = set()
-            dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
-            raise DataError(f"{self.name}: duplicate sample id {dup}")
-        if n and any(a > b for a, b in itertools.pairwise(ids)):
+        ids = self.ids.numpy()
+        if n > 1 and not bool((ids[1:] > ids[:-1]).all()):  # vectorised: no Python object per row
+            if len(np.unique(ids)) != n:
+                seen: set[int] = set()
+                dup = next(i for i in ids.tolist() if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+                raise DataError(f"{self.name}: duplicate sample id {dup}")
             raise DataError(f"{self.name}: ids must be sorted; build datasets with IdDataset.create")
-        self._pos.update({i: k for k, i in enumerate(ids)})
 
     # -- construction ------------------------------------------------------------------------------
     @classmethod
@@ -101,11 +100,15 @@ class IdDataset:
         name: str = "data",
         feature_names: Sequence[str] | None = None,
         label_source: str | None = None,
+        *,
+        copy: bool = True,
     ) -> IdDataset:
         """Build a dataset (sorted by id) from arrays; ids default to 0..n-1.
 
         Without ``num_classes`` the label set is inferred as max(label)+1 (``label_source="inferred"``):
         fine for analysis, refused by exact strategies, whose label set must not depend on deletable rows.
+        ``copy=False`` lets the dataset share already-sorted float32/int64 arrays with the caller (a loader that
+        owns them), instead of copying them into id order.
         """
         xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
         yn = np.asarray(y)
@@ -118,17 +121,19 @@ class IdDataset:
         )
         if len(idt) != len(xt):
             raise DataError(f"{name}: {len(idt)} ids for {len(xt)} samples")
-        order = torch.argsort(idt, stable=True)
+        ids_np = idt.numpy()
+        in_order = not copy and (len(ids_np) < 2 or bool((ids_np[1:] > ids_np[:-1]).all()))
+        order = torch.arange(len(idt)) if in_order else torch.argsort(idt, stable=True)
         inferred = num_classes is None and not regression
         if num_classes is None:
             num_classes = 0 if regression else (int(yt.max()) + 1 if len(yt) else 0)
         if not regression and len(yt) and (int(yt.min()) < 0 or int(yt.max()) >= num_classes):
             raise DataError(f"{name}: labels must lie in [0, {num_classes}), got {int(yt.min())}..{int(yt.max())}")
-        own = None if owners is None else tuple(owners[int(i)] for i in order)
+        own = None if owners is None else tuple(owners) if in_order else tuple(owners[int(i)] for i in order)
         return cls(
-            x=xt[order].contiguous(),
-            y=yt[order].contiguous(),
-            ids=idt[order].contiguous(),
+            x=xt.contiguous() if in_order else xt[order].contiguous(),
+            y=yt.contiguous() if in_order else yt[order].contiguous(),
+            ids=idt.contiguous() if in_order else idt[order].contiguous(),
             owners=own,
             num_classes=num_classes,
             name=name,
@@ -152,15 +157,25 @@ class IdDataset:
         return self.ids.tolist()
 
     def __contains__(self, sample_id: object) -> bool:
-        return sample_id in self._pos
+        if isinstance(sample_id, bool) or not isinstance(sample_id, int | np.integer):
+            return False
+        if not INT64_MIN <= int(sample_id) <= INT64_MAX or not len(self):
+            return False
+        ids = self.ids.numpy()
+        k = int(np.searchsorted(ids, sample_id))
+        return k < len(ids) and int(ids[k]) == int(sample_id)
 
     def positions(self, ids: Iterable[int]) -> torch.Tensor:
-        """Row positions of ``ids``; raises :class:`UnknownIdError` naming any id not present."""
+        """Row positions of ``ids`` (a binary search in the sorted ids: no per-row index is kept); raises
+        :class:`UnknownIdError` naming any id not present."""
         arr = _as_id_array(ids)
-        missing = [int(i) for i in arr if int(i) not in self._pos]
-        if missing:
-            raise UnknownIdError(missing)
-        return torch.as_tensor([self._pos[int(i)] for i in arr], dtype=torch.int64)
+        held = self.ids.numpy()
+        pos = np.searchsorted(held, arr)
+        found = pos < len(held)
+        found[found] = held[pos[found]] == arr[found]
+        if not found.all():
+            raise UnknownIdError([int(i) for i in arr[~found]])
+        return torch.as_tensor(pos.astype(np.int64), dtype=torch.int64)
 
     def take(self, positions: torch.Tensor | Sequence[int]) -> IdDataset:
         """Rows at ``positions`` (kept in id order)."""
@@ -182,9 +197,8 @@ class IdDataset:
         return self.take(self.positions(ids))
 
     def without(self, ids: Iterable[int]) -> IdDataset:
-        drop = {int(i) for i in _as_id_array(ids)}
-        keep = [k for k, i in enumerate(self.id_list()) if i not in drop]
-        return self.take(keep)
+        keep = ~np.isin(self.ids.numpy(), _as_id_array(ids))
+        return self.take(torch.as_tensor(np.nonzero(keep)[0], dtype=torch.int64))
 
     def filter(self, mask: torch.Tensor) -> IdDataset:
         return self.take(torch.nonzero(mask).flatten())

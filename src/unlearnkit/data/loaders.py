@@ -14,10 +14,7 @@ statistics are only ever fitted on the public split, by the model (:mod:`unlearn
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import math
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,12 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from unlearnkit.data.dataset import INT64_MAX, INT64_MIN, IdDataset
+from unlearnkit.data.dataset import IdDataset
+from unlearnkit.data.tables import load_table, write_csv
 from unlearnkit.errors import ConfigError, DataError
-
-#: An inferred label set (max(label)+1) larger than this is refused: a typo'd label would silently build a
-#: huge head (one label of 1000000 made a 497 MB model). Declare the class count to go beyond it.
-MAX_INFERRED_CLASSES = 10_000
 
 
 @dataclass(frozen=True)
@@ -279,164 +273,7 @@ def load_builtin(name: str, seed: int = 0, public_fraction: float | None = None)
 BUILTIN = builtin_names()
 
 
-# -- user files ------------------------------------------------------------------------------------
-_INT_TEXT = re.compile(r"[+-]?[0-9]+")
-
-
-def _parse_int(value: str, column: str, row: int, path: Path) -> int:
-    """An integer cell, exactly: digits are parsed as integers (never through float, which rounds ids above
-    2**53 such as snowflake ids); ``3.0``-style values are accepted only where a float is exact."""
-    v = value.strip()
-    if _INT_TEXT.fullmatch(v):
-        i = int(v)
-    else:
-        try:
-            f = float(v)
-        except ValueError:
-            raise DataError(f"{path}: row {row}: column {column!r} must be an integer, got {value!r}") from None
-        if not math.isfinite(f) or f != int(f):
-            raise DataError(f"{path}: row {row}: column {column!r} must be an integer, got {value!r}")
-        if abs(f) > 2**53:
-            raise DataError(
-                f"{path}: row {row}: column {column!r} value {value!r} is not exact as a float; write it as digits"
-            )
-        i = int(f)
-    if not INT64_MIN <= i <= INT64_MAX:
-        raise DataError(f"{path}: row {row}: column {column!r} value {v} does not fit in a signed 64-bit integer")
-    return i
-
-
-def _from_columns(
-    columns: dict[str, list[str]],
-    path: Path,
-    num_classes: int | None,
-    require_label: bool = True,
-    label_source: str | None = None,
-) -> IdDataset:
-    names = list(columns)
-    if not require_label and "label" not in columns:
-        columns = {**columns, "label": ["0"] * len(columns.get("id", []))}
-    for req in ("id", "label"):
-        if req not in columns:
-            raise DataError(f"{path}: missing required column {req!r} (columns are: {', '.join(names)})")
-    n = len(columns["id"])
-    if n == 0:
-        raise DataError(f"{path}: no data rows")
-    features = [c for c in names if c not in ("id", "label", "owner")]
-    if not features:
-        raise DataError(f"{path}: no feature columns besides id/label/owner")
-    ids = [_parse_int(v, "id", r + 2, path) for r, v in enumerate(columns["id"])]
-    seen: dict[int, int] = {}
-    for r, i in enumerate(ids):
-        if i in seen:
-            raise DataError(f"{path}: duplicate id {i} (rows {seen[i] + 2} and {r + 2})")
-        seen[i] = r
-    labels = [_parse_int(v, "label", r + 2, path) for r, v in enumerate(columns["label"])]
-    low = min(range(n), key=lambda r: labels[r])
-    if labels[low] < 0:
-        raise DataError(f"{path}: row {low + 2}: labels must be non-negative integers, found {labels[low]}")
-    high = max(range(n), key=lambda r: labels[r])
-    if num_classes is not None and labels[high] >= num_classes:
-        raise DataError(
-            f"{path}: row {high + 2}: label {labels[high]} is outside the label set 0..{num_classes - 1}"
-            + (" (taken from the public split)" if label_source == "public" else " (declared)")
-        )
-    if num_classes is None and labels[high] + 1 > MAX_INFERRED_CLASSES:
-        raise DataError(
-            f"{path}: row {high + 2}: label {labels[high]} would make a {labels[high] + 1}-class model; labels must "
-            f"be 0..C-1: remap them, or declare the class count (--classes / num_classes)"
-        )
-    x = np.empty((n, len(features)), dtype=np.float32)
-    for k, c in enumerate(features):
-        for r, v in enumerate(columns[c]):
-            try:
-                x[r, k] = float(v)
-            except ValueError:
-                raise DataError(f"{path}: row {r + 2}: feature column {c!r} is not numeric ({v!r})") from None
-            if not math.isfinite(x[r, k]):
-                raise DataError(f"{path}: row {r + 2}: feature column {c!r} is NaN, infinite or beyond float32")
-    owners = None
-    if "owner" in columns:
-        owners = [o.strip() or None for o in columns["owner"]]
-    return IdDataset.create(
-        x,
-        np.asarray(labels, dtype=np.int64),
-        ids,
-        owners=owners,
-        num_classes=num_classes,
-        name=path.stem,
-        feature_names=features,
-        label_source=label_source if num_classes is not None else None,
-    )
-
-
-def load_table(
-    path: str | Path, num_classes: int | None = None, require_label: bool = True, label_source: str | None = None
-) -> IdDataset:
-    """A CSV or Parquet file: columns ``id``, ``label``, optional ``owner``; every other column a feature.
-
-    ``num_classes`` declares the label set (``label_source`` says where it came from: ``declared`` by
-    default, ``public``); without it the set is inferred from the file's labels (``label_source="inferred"``,
-    which exact strategies refuse for deletable data). With ``require_label=False`` (prediction inputs) the
-    ``label`` column may be absent. Raises :class:`DataError` naming the problem: a missing ``id``/``label``
-    column, duplicate ids, NaN or non-numeric features, non-integer ids or labels, ids or labels beyond
-    int64, a label outside the label set, a file that is not UTF-8, an empty file. A UTF-8 byte-order mark is
-    accepted.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: no such file")
-    if p.suffix.lower() in (".parquet", ".pq"):
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise DataError(f"{p}: reading Parquet needs pyarrow (pip install 'unlearnkit[parquet]')") from None
-        table = pq.read_table(p)
-        cols = {
-            name: ["" if v is None else str(v) for v in table.column(name).to_pylist()] for name in table.column_names
-        }
-        if not cols:
-            raise DataError(f"{p}: empty file")
-        return _from_columns(cols, p, num_classes, require_label, label_source)
-    r = 1
-    try:
-        with p.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            try:
-                header = [h.strip() for h in next(reader)]
-            except StopIteration:
-                raise DataError(f"{p}: empty file") from None
-            if len(set(header)) != len(header):
-                raise DataError(f"{p}: duplicate column names in header")
-            cols: dict[str, list[str]] = {h: [] for h in header}
-            for r, row in enumerate(reader, start=2):
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise DataError(f"{p}: row {r} has {len(row)} fields, the header has {len(header)}")
-                for h, v in zip(header, row, strict=True):
-                    cols[h].append(v.strip())
-    except UnicodeDecodeError:
-        raise DataError(f"{p}: not UTF-8 text (after row {r}); save the file as UTF-8") from None
-    except csv.Error as exc:
-        raise DataError(f"{p}: row {r + 1}: malformed CSV ({exc})") from None
-    return _from_columns(cols, p, num_classes, require_label, label_source)
-
-
-def write_csv(data: IdDataset, path: str | Path, with_label: bool = True) -> None:
-    """Write ``data`` in the format :func:`load_table` reads (features with 9 significant digits: exact float32)."""
-    names = list(data.feature_names or [f"f{k}" for k in range(data.num_features)])
-    with Path(path).open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["id", *(["label"] if with_label else []), *(["owner"] if data.owners else []), *names])
-        for k in range(len(data)):
-            row: list[object] = [int(data.ids[k])]
-            if with_label:
-                row.append(int(data.y[k]))
-            if data.owners:
-                row.append(data.owners[k] or "")
-            row.extend(f"{v:.9g}" for v in data.x[k].tolist())
-            w.writerow(row)
+# -- user files (read in batches by unlearnkit.data.tables) -------------------------------------
 
 
 def resolve_data(
