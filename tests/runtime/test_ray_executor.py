@@ -1,25 +1,62 @@
-"""The Ray executor trains shards as ray.remote tasks and gives the same bits as in-process training."""
+"""The Ray executor trains shards as Ray tasks (fit and deletion-time retrains) and gives the bits of in-process
+training; torch's thread count is set inside each task."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.conftest import TINY
-from unlearnkit.exact import S3T
+from unlearnkit.runtime import LocalExecutor, make_executor
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'unlearnkit[ray]')")
+pytestmark = pytest.mark.ray
 
 
-@pytest.mark.ray
-def test_ray_executor_matches_local_training(small_train, public, digits_bundle, tmp_path):
+# a lambda travels by value (a function of this module would be imported by name, and workers lack tests/)
+_threads = lambda _: __import__("torch").get_num_threads()  # noqa: E731
+
+
+def test_ray_tasks_set_threads_and_ship_the_package(ray_cluster):
     from unlearnkit.runtime.ray_executor import RayExecutor
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # a real local cluster (no local_mode)
+    ex = RayExecutor()
+    assert ex.spec == "ray" and make_executor("ray").spec == "ray"
+    assert ex.map(_threads, [0, 1], threads=1) == [1, 1]
+    assert ex.map(_threads, [0], threads=2) == [2]
+    assert any(m.endswith("unlearnkit") for m in ex.runtime_env["py_modules"])
+
+
+class CountingRay:
+    """A RayExecutor that counts the shard tasks it ran (to see deletion-time retrains go through Ray)."""
+
+    def __init__(self) -> None:
+        from unlearnkit.runtime.ray_executor import RayExecutor
+
+        self.inner, self.tasks = RayExecutor(), 0
+        self.spec = self.inner.spec
+
+    def map(self, fn, tasks, *, threads=1):
+        self.tasks += len(tasks)
+        return self.inner.map(fn, tasks, threads=threads)
+
+
+def test_ray_fit_and_deletion_time_retrain_match_local(ray_cluster, small_train, public, digits_bundle, tmp_path):
+    from unlearnkit.exact import SISA
+
+    x = digits_bundle.test.x[:64]
+    ray_ex = CountingRay()
+    remote = SISA(shards=2, slices=2, executor=ray_ex, **TINY).fit(small_train, public, directory=tmp_path / "ray")
+    local = SISA(shards=2, slices=2, executor=LocalExecutor(), **TINY).fit(
+        small_train, public, directory=tmp_path / "local"
+    )
     try:
-        remote = S3T(shards=2, slices=2, budget=2, executor=RayExecutor(), **TINY).fit(
-            small_train, public, directory=tmp_path / "ray"
-        )
-        local = S3T(shards=2, slices=2, budget=2, **TINY).fit(small_train, public, directory=tmp_path / "local")
-        assert (remote.predict_proba(digits_bundle.test.x) == local.predict_proba(digits_bundle.test.x)).all()
+        assert ray_ex.tasks == 2
+        assert (remote.predict_proba(x) == local.predict_proba(x)).all()
+        victim = small_train.id_list()[3]
+        r1, r2 = remote.forget([victim]), local.forget([victim])
+        nodes = [[(n["shard"], n["prefix"]) for n in r.retrained] for r in (r1, r2)]
+        assert nodes[0] and nodes[0] == nodes[1]  # SISA retrains the hit shard at deletion time
+        assert ray_ex.tasks == 3
+        assert remote.predict_proba(x).tobytes() == local.predict_proba(x).tobytes()
     finally:
-        ray.shutdown()
+        remote.close()
+        local.close()
