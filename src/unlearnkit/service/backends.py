@@ -64,6 +64,30 @@ class ForgetOutcome:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ForgetCall:
+    """One queued deletion request handed to :meth:`ExactBackend.forget_many`."""
+
+    request_id: str
+    ids: list[int] | None
+    owner: str | None
+    attempt: int = 1
+    external_ref: str | None = None
+
+
+def forget_each(backend: Any, calls: list[ForgetCall]) -> list[ForgetOutcome | Exception]:
+    """``backend.forget`` per call (one commit each); a failing call is returned as its exception."""
+    out: list[ForgetOutcome | Exception] = []
+    for c in calls:
+        try:
+            out.append(
+                backend.forget(c.ids, c.owner, request_id=c.request_id, external_ref=c.external_ref, attempt=c.attempt)
+            )
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
 class ChecksFailedError(RuntimeError):
     """The approximately unlearned model did not pass its checks; the old version keeps serving."""
 
@@ -135,6 +159,25 @@ class ExactBackend:
             ids=ids, owner=owner, request_id=request_id, external_ref=external_ref, defer_retrain=True
         )
         return ForgetOutcome(receipt=receipt, pending_retrain=list(receipt.pending_retrain))
+
+    def forget_many(self, calls: list[ForgetCall]) -> list[ForgetOutcome | Exception]:
+        """Group commit: every call's deletion in one lineage transaction (the strategy's ``forget_many``), one
+        outcome per call in order; a call that cannot be done is its exception, the others still commit.
+
+        A strategy without ``forget_many`` forgets the calls one by one (same results, one commit each)."""
+        many = getattr(self.strategy, "forget_many", None)
+        if many is None:
+            return forget_each(self, calls)
+        from unlearnkit.exact import ForgetRequest
+
+        requests = [
+            ForgetRequest(ids=c.ids, owner=c.owner, request_id=c.request_id, external_ref=c.external_ref) for c in calls
+        ]
+        out = many(requests, defer_retrain=True, on_error="return")
+        return [
+            o if isinstance(o, Exception) else ForgetOutcome(receipt=o, pending_retrain=list(o.pending_retrain))
+            for o in out
+        ]
 
     def pending_retrain(self) -> list[int]:
         return list(self.strategy.pending_retrain())

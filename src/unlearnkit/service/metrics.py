@@ -11,6 +11,8 @@ metric                                                        type       meaning
 ``unlearnkit_deletion_oldest_open_age_seconds``                gauge      age of the oldest open request
 ``unlearnkit_deletion_requests_overdue``                       gauge      open requests past their deadline
 ``unlearnkit_deletion_time_to_compliance_seconds``             histogram  receipt time − received time
+``unlearnkit_deletions_completed_total``                       counter    completed deletion requests
+``unlearnkit_deletions_per_second{window}``                    gauge      completions per second, last 60 s
 ``unlearnkit_retrain_duration_seconds``                        histogram  finished retrain jobs
 ``unlearnkit_model_version{source}``                           gauge      served by this process / in store
 ``unlearnkit_shards{state}``                                   gauge      alive / dead shards (exact models)
@@ -31,11 +33,11 @@ import contextlib
 import math
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from sqlalchemy import and_, func, or_, select
 
 from unlearnkit.lineage.store import utcnow
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 
 COMPLIANCE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86400, 7 * 86400, 30 * 86400, 90 * 86400)
 RETRAIN_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600)
+THROUGHPUT_WINDOW = 60  # seconds of completions behind unlearnkit_deletions_per_second
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 
@@ -125,6 +128,8 @@ class ServiceCollector:
                 .order_by(Job.finished_at, Job.id)
             ).all()
             lease = s.execute(select(WorkerLease)).scalars().first()
+            window_start = now - timedelta(seconds=THROUGHPUT_WINDOW)
+            recent = s.execute(select(func.count()).where(ServiceRequest.completed_at >= window_start)).scalar_one()
         for rid, received, completed in done:
             self._compliance.add((completed - received).total_seconds())
             self._compliance.mark = (completed, rid)
@@ -151,6 +156,16 @@ class ServiceCollector:
             "unlearnkit_deletion_time_to_compliance_seconds", "Seconds from a request's receipt to its completion."
         )
         yield self._retrain.family("unlearnkit_retrain_duration_seconds", "Duration of finished retrain jobs.")
+        total = CounterMetricFamily("unlearnkit_deletions_completed", "Completed deletion requests.")
+        total.add_metric([], by_state.get("completed", 0))
+        yield total
+        rate = GaugeMetricFamily(
+            "unlearnkit_deletions_per_second",
+            "Deletion requests completed per second over the last window (group commit raises it).",
+            labels=["window"],
+        )
+        rate.add_metric([f"{THROUGHPUT_WINDOW}s"], int(recent or 0) / THROUGHPUT_WINDOW)
+        yield rate
         holder = GaugeMetricFamily(
             "unlearnkit_worker_lease_holder", "1 for the worker holding the lease.", labels=["holder"]
         )

@@ -214,6 +214,54 @@ class JobQueue:
                     )
             return None
 
+    def claim_more(self, owner: str, kind: str, limit: int) -> list[ClaimedJob]:
+        """Up to ``limit`` more runnable jobs of ``kind`` (oldest first) in one transaction: the worker commits
+        queued deletions together (group commit). Needs the worker lease; never jumps a queued job of higher
+        priority (a retrain queued meanwhile runs first)."""
+        if limit < 1:
+            return []
+        now = utcnow()
+        with self.store.session() as s:
+            if not self.holds_lease(s, owner):
+                return []
+            first = s.execute(
+                select(Job.priority).where(Job.state == "queued", Job.run_after <= now).order_by(Job.priority).limit(1)
+            ).scalar_one_or_none()
+            if first is None or first < PRIORITY.get(kind, 5):
+                return []
+            rows = (
+                s.execute(
+                    select(Job)
+                    .where(Job.state == "queued", Job.kind == kind, Job.run_after <= now)
+                    .order_by(Job.priority, Job.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+                .scalars()
+                .all()
+            )
+            won: list[ClaimedJob] = []
+            for job in rows:
+                n = s.execute(
+                    update(Job)
+                    .where(Job.id == job.id, Job.state == "queued")
+                    .values(state="running", lease_owner=owner, attempts=Job.attempts + 1, started_at=now)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                if n == 1:
+                    s.refresh(job)
+                    won.append(
+                        ClaimedJob(
+                            job.id,
+                            job.kind,
+                            job.request_id,
+                            json.loads(job.payload_json),
+                            job.attempts,
+                            job.max_attempts,
+                        )
+                    )
+            return won
+
     def finish(self, session: Session, job_id: int, owner: str, result: dict[str, Any] | None = None) -> None:
         """Mark a running job done inside the caller's transaction; raises if this worker no longer holds it."""
         n = session.execute(

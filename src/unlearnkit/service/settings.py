@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     worker_nice: int = Field(
         10, ge=0, le=19, description="CPU niceness of the worker thread (Linux): retrains yield cores to predictions"
     )
+    group_commit: int = Field(
+        64, ge=1, description="most queued deletion requests the worker commits in one transaction (1: one by one)"
+    )
     max_attempts: int = Field(5, ge=1, description="attempts per job before it is given up (request `failed`)")
     backoff_seconds: float = Field(2.0, ge=0, description="first retry delay; doubles per attempt")
     backoff_max_seconds: float = Field(300.0, ge=0, description="longest retry delay")

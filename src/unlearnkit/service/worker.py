@@ -8,6 +8,12 @@ completion, signed receipt, job completion, follow-up ``retrain`` job and audit 
 transaction. So a worker killed at any point leaves either nothing or a step that the next holder repeats
 harmlessly, and every acknowledged request completes exactly once.
 
+Group commit: when several deletion requests are queued, the worker claims up to ``group_commit`` of them at
+once and commits them together — one transaction marks them ``unlearning``, the backend's ``forget_many`` deletes
+them all in one lineage transaction, and one transaction completes them, each with its own signed receipt. A
+request the model cannot do (an unknown id) fails alone; the others commit. The same idempotency holds per
+request, so a crash anywhere in a group is finished by the next lease holder exactly as for one request.
+
 Failures are retried with exponential backoff up to ``max_attempts`` (request ``failed`` with
 ``next_attempt_at`` meanwhile). Ids (or an owner) the model never held are dropped before the backend runs: the
 request completes, and its receipt does not tell them apart from erased ones (no membership oracle).
@@ -26,12 +32,13 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 from unlearnkit.errors import ConfigError, DataError, UnknownIdError
 from unlearnkit.faults import FAULT_ENV, fault_injector_from_env  # noqa: F401  (re-exported)
 from unlearnkit.lineage.audit import chain_head
 from unlearnkit.lineage.store import canonical_json, iso, utcnow
-from unlearnkit.service.backends import ForgetOutcome
+from unlearnkit.service.backends import ForgetCall, ForgetOutcome, forget_each
 from unlearnkit.service.core import ServiceContext
 from unlearnkit.service.logs import event
 from unlearnkit.service.models import TERMINAL_STATES, ServiceRequest
@@ -115,24 +122,37 @@ class Worker:
                     log.exception("lease heartbeat failed")
 
     def run_once(self) -> bool:
-        """Take (or renew) the lease and run one job; False when there was nothing to do."""
+        """Take (or renew) the lease and run one job, or one group of queued deletions; False when there was
+        nothing to do."""
+        return self._run_next() > 0
+
+    def _run_next(self) -> int:
+        """Like :meth:`run_once`; returns how many jobs ran."""
         renew_every = self.svc.settings.lease_seconds / 3
         if not self._holding or time.monotonic() - self._acquired_at > renew_every:
             self._holding = self.svc.queue.acquire(self.identity)
             self._acquired_at = time.monotonic()
         if not self._holding:
-            return False
+            return 0
         job = self.svc.queue.claim(self.identity)
         if job is None:
-            return False
+            return 0
+        group = self.svc.settings.group_commit
+        if job.kind == "forget" and group > 1 and job.attempts <= job.max_attempts:
+            jobs = [job, *self.svc.queue.claim_more(self.identity, "forget", group - 1)]
+            self.process_group(jobs)
+            return len(jobs)
         self.process(job)
-        return True
+        return 1
 
     def drain(self, max_jobs: int = 1000) -> int:
         """Run jobs until none is runnable (tests, ``unlearnkit worker --once``); returns how many ran."""
         n = 0
-        while n < max_jobs and self.run_once():
-            n += 1
+        while n < max_jobs:
+            ran = self._run_next()
+            if not ran:
+                break
+            n += ran
         if self._holding:
             self.svc.queue.release(self.identity)
             self._holding = False
@@ -158,66 +178,131 @@ class Worker:
             log.warning("job %d (%s) failed: %s", job.id, job.kind, _public_error(exc))
             self._failed(job, exc)
 
+    def process_group(self, jobs: list[ClaimedJob]) -> None:
+        """Forget jobs committed together (group commit): one transaction marks them ``unlearning``, the backend
+        forgets them all in one lineage transaction, one transaction completes them with a signed receipt each."""
+        self._step("claimed")
+        ready = []
+        for job in jobs:
+            if job.attempts > job.max_attempts:
+                self._give_up(job, f"the worker stopped {job.attempts - 1} times while running this job")
+            else:
+                ready.append(job)
+        if not ready:
+            return
+        try:
+            self.svc.backend.refresh()
+            self._forget_group(ready)
+        except LeaseLostError as exc:
+            log.warning("%s; the next lease holder repeats the jobs", exc)
+        except Exception as exc:  # the group as a whole failed (e.g. the database): each job retries on its own
+            log.warning("a group of %d deletion jobs failed: %s", len(ready), _public_error(exc))
+            for job in ready:
+                self._failed(job, exc)
+
     def _forget(self, job: ClaimedJob) -> None:
+        self._forget_group([job])
+
+    def _forget_group(self, jobs: list[ClaimedJob]) -> None:
         svc, store, me = self.svc, self.svc.store, self.identity
-        rid = job.request_id or ""
+        calls: list[tuple[ClaimedJob, str, list[int] | None, str | None]] = []
         with store.session() as s:
-            req = s.get(ServiceRequest, rid, with_for_update=True)
-            if req is None or req.state in TERMINAL_STATES:
-                svc.queue.finish(s, job.id, me, {"skipped": "no such request" if req is None else req.state})
-                return
-            req.state, req.attempts, req.next_attempt_at, req.updated_at = "planned", job.attempts, None, utcnow()
-            ids = json.loads(req.ids_json) if req.ids_json else None
-            owner, external_ref = req.owner, req.external_ref
-        trace = job.payload.get("trace_id")
-        event("deletion.state", request_id=rid, state="planned", attempt=job.attempts, trace_id=trace)
+            for job in jobs:
+                rid = job.request_id or ""
+                req = s.get(ServiceRequest, rid, with_for_update=True)
+                if req is None or req.state in TERMINAL_STATES:  # e.g. rejected by an admin while queued
+                    svc.queue.finish(s, job.id, me, {"skipped": "no such request" if req is None else req.state})
+                    continue
+                req.state, req.attempts, req.next_attempt_at, req.updated_at = (
+                    "unlearning",
+                    job.attempts,
+                    None,
+                    utcnow(),
+                )
+                calls.append((job, rid, json.loads(req.ids_json) if req.ids_json else None, req.owner))
+        for job, rid, _, _ in calls:
+            for state in ("planned", "unlearning"):
+                event(
+                    "deletion.state",
+                    request_id=rid,
+                    state=state,
+                    attempt=job.attempts,
+                    trace_id=job.payload.get("trace_id"),
+                )
+        if not calls:
+            return
         self._step("before_forget")
-        with store.session() as s:
-            req = s.get(ServiceRequest, rid, with_for_update=True)
-            if req is None or req.state in TERMINAL_STATES:  # rejected meanwhile (only while queued; see admin)
-                svc.queue.finish(s, job.id, me, {"skipped": "terminal"})
-                return
-            req.state, req.updated_at = "unlearning", utcnow()
-        event("deletion.state", request_id=rid, state="unlearning", attempt=job.attempts, trace_id=trace)
         t0 = time.perf_counter()
-        del external_ref  # scoped to the submitter in the service; the lineage store's own references stay global
-        outcome, named = self._run_backend(rid, ids, owner, job.attempts)
+        results = self._run_backend_many([(rid, ids, owner, job.attempts) for job, rid, ids, owner in calls])
         self._step("after_forget")
         head = chain_head(store)
+        failed: list[tuple[ClaimedJob, Exception]] = []
+        done: list[tuple[ClaimedJob, str, ForgetOutcome, list[int]]] = []
         with store.session() as s:
-            req = s.get(ServiceRequest, rid, with_for_update=True)
-            receipt = build_receipt(
-                req,
-                outcome,
-                store=store,
-                named_ids=named,
-                backend_kind=svc.backend.kind,
-                exact=svc.backend.exact,
-                audit_head=head,
+            for (job, rid, _, _), result in zip(calls, results, strict=True):
+                if isinstance(result, Exception):
+                    failed.append((job, result))
+                    continue
+                outcome, named = result
+                self._complete(s, job, rid, outcome, named, head)
+                done.append((job, rid, outcome, named))
+        seconds = time.perf_counter() - t0
+        for job, exc in failed:
+            log.warning("job %d (forget) failed: %s", job.id, _public_error(exc))
+            self._failed(job, exc)
+        for job, rid, outcome, _ in done:
+            self._completed_events(job, rid, outcome, seconds)
+        if len(calls) > 1:
+            event(
+                "deletion.group_commit",
+                requests=len(calls),
+                completed=len(done),
+                seconds=round(seconds, 4),
+                per_second=round(len(done) / seconds, 1) if seconds > 0 else None,
             )
-            envelope = svc.signer.sign(receipt)
-            now = utcnow()
-            req.state, req.completed_at, req.updated_at = "completed", now, now
-            req.receipt_json = json.dumps(envelope, sort_keys=True)
-            req.guarantee = outcome.receipt.guarantee
-            req.model_version_before = outcome.receipt.model_version_before
-            req.model_version_after = outcome.receipt.model_version_after
-            req.owner, req.last_error, req.next_attempt_at = None, None, None
-            req.count = len(named)
-            svc.queue.finish(s, job.id, me, {"model_version": outcome.receipt.model_version_after})
-            if outcome.pending_retrain:
-                svc.queue.enqueue_retrain(s, outcome.pending_retrain, rid)
-            store.record_event(
-                "service.request.completed",
-                {
-                    "request_id": rid,
-                    "guarantee": outcome.receipt.guarantee,
-                    "model_version": outcome.receipt.model_version_after,
-                    "receipt_sha256": hashlib.sha256(canonical_json(receipt).encode()).hexdigest(),
-                    "key_id": svc.signer.key_id,
-                },
-                s,
-            )
+
+    def _complete(
+        self, s: Any, job: ClaimedJob, rid: str, outcome: ForgetOutcome, named: list[int], head: dict[str, Any]
+    ) -> None:
+        """Complete one request inside the caller's transaction: signed receipt, job done, follow-up retrain,
+        audit event."""
+        svc, store = self.svc, self.svc.store
+        req = s.get(ServiceRequest, rid, with_for_update=True)
+        receipt = build_receipt(
+            req,
+            outcome,
+            store=store,
+            named_ids=named,
+            backend_kind=svc.backend.kind,
+            exact=svc.backend.exact,
+            audit_head=head,
+        )
+        envelope = svc.signer.sign(receipt)
+        now = utcnow()
+        req.state, req.completed_at, req.updated_at = "completed", now, now
+        req.receipt_json = json.dumps(envelope, sort_keys=True)
+        req.guarantee = outcome.receipt.guarantee
+        req.model_version_before = outcome.receipt.model_version_before
+        req.model_version_after = outcome.receipt.model_version_after
+        req.owner, req.last_error, req.next_attempt_at = None, None, None
+        req.count = len(named)
+        svc.queue.finish(s, job.id, self.identity, {"model_version": outcome.receipt.model_version_after})
+        if outcome.pending_retrain:
+            svc.queue.enqueue_retrain(s, outcome.pending_retrain, rid)
+        store.record_event(
+            "service.request.completed",
+            {
+                "request_id": rid,
+                "guarantee": outcome.receipt.guarantee,
+                "model_version": outcome.receipt.model_version_after,
+                "receipt_sha256": hashlib.sha256(canonical_json(receipt).encode()).hexdigest(),
+                "key_id": svc.signer.key_id,
+            },
+            s,
+        )
+
+    def _completed_events(self, job: ClaimedJob, rid: str, outcome: ForgetOutcome, seconds: float) -> None:
+        trace = job.payload.get("trace_id")
         r = outcome.receipt
         if r.model_version_after != r.model_version_before:
             event(
@@ -239,26 +324,44 @@ class Worker:
             model_version=r.model_version_after,
             pending_retrain=len(outcome.pending_retrain),
             stale_exports=len(r.stale_exports),
-            seconds=round(time.perf_counter() - t0, 4),
+            seconds=round(seconds, 4),
             trace_id=trace,
         )
 
-    def _run_backend(
-        self, rid: str, ids: list[int] | None, owner: str | None, attempt: int
-    ) -> tuple[ForgetOutcome, list[int]]:
-        """Forget what the model holds of the request; returns the outcome and every id the request named."""
+    def _run_backend_many(
+        self, calls: list[tuple[str, list[int] | None, str | None, int]]
+    ) -> list[tuple[ForgetOutcome, list[int]] | Exception]:
+        """Forget what the model holds of each request (one backend call for all); per request the outcome and
+        every id it named, or the exception that request raised."""
         backend = self.svc.backend
-        if owner is not None:
-            named = self.svc.store.ids_of_owner(owner) if backend.owner_known(owner) else []
-            known = named
-        else:
-            named = sorted(set(ids or []))
-            unknown = set(backend.unknown_ids(named))
-            known = [i for i in named if i not in unknown]
-        if known:
-            ids_to_forget = known if owner is None else None
-            outcome = backend.forget(ids_to_forget, owner, request_id=rid, external_ref=None, attempt=attempt)
-            return outcome, named
+        out: list[tuple[ForgetOutcome, list[int]] | Exception | None] = [None] * len(calls)
+        todo: list[tuple[int, ForgetCall, list[int]]] = []
+        for k, (rid, ids, owner, attempt) in enumerate(calls):
+            try:
+                if owner is not None:
+                    named = self.svc.store.ids_of_owner(owner) if backend.owner_known(owner) else []
+                    known = named
+                else:
+                    named = sorted(set(ids or []))
+                    unknown = set(backend.unknown_ids(named))
+                    known = [i for i in named if i not in unknown]
+            except Exception as exc:
+                out[k] = exc
+                continue
+            if known:
+                todo.append((k, ForgetCall(rid, known if owner is None else None, owner, attempt), named))
+            else:
+                out[k] = (self._nothing_held(rid), named)
+        if todo:
+            many = getattr(backend, "forget_many", None)
+            calls_ = [c for _, c, _ in todo]
+            results = many(calls_) if many is not None else forget_each(backend, calls_)
+            for (k, _, named), res in zip(todo, results, strict=True):
+                out[k] = res if isinstance(res, Exception) else (res, named)
+        return [r for r in out if r is not None]
+
+    def _nothing_held(self, rid: str) -> ForgetOutcome:
+        backend = self.svc.backend
         version, now = backend.model_version, iso(utcnow()) or ""
         nothing = DeletionReceipt(
             request_id=rid,
@@ -272,7 +375,7 @@ class Worker:
             completed_at=now,
             latency_ms=0.0,
         )
-        return ForgetOutcome(receipt=nothing), named
+        return ForgetOutcome(receipt=nothing)
 
     def _retrain(self, job: ClaimedJob) -> None:
         svc, store, me = self.svc, self.svc.store, self.identity
