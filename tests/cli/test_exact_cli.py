@@ -85,6 +85,25 @@ def test_forget_errors_are_one_line(model_dir):
     assert r.exit_code == 1 and "exactly one" in r.output
 
 
+def test_forget_opens_the_model_once(model_dir, monkeypatch):
+    from unlearnkit.exact.base import ExactStrategy
+
+    opened: list[str] = []
+    real = ExactStrategy._open
+
+    def counting(self, directory, *args, **kwargs):
+        opened.append(str(directory))
+        return real(self, directory, *args, **kwargs)
+
+    monkeypatch.setattr(ExactStrategy, "_open", counting)
+    victim = load_digits().train.id_list()[7]
+    for extra in ((), ("--json",)):
+        opened.clear()
+        r = run("forget", model_dir, "--ids", str(victim), *extra)
+        assert r.exit_code == 0, r.output
+        assert opened == [str(model_dir)]  # the receipt, the capacity warning and the output reuse it
+
+
 def test_forget_by_owner(model_dir):
     owner = load_digits().train.owners[50]
     r = run("forget", model_dir, "--owner", owner)

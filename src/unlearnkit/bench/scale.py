@@ -1,0 +1,626 @@
+"""``unlearnkit bench scale``: what a deletion costs as the training set grows (10k → 1M samples).
+
+For each size N (synthetic, ``features`` float32 columns, ``classes`` Gaussian clusters, seed stated) the data
+is written once as Parquet, then every strategy runs in its own Python process, so the peak RSS reported is
+that strategy's at that size:
+
+- **S3T** (shards × slices, budget B, 1 epoch per stage): streaming file read, fit (with the lineage ingest
+  timed inside it), peak RSS, bytes on disk, load time, ``predict_proba`` against the plain ensemble of the
+  same served modules (``served_ensemble()``, eval mode, inference mode), single-id ``forget`` latencies
+  in-process, ``unlearnkit forget`` as a process, and deletions/s through the deletion service's worker with
+  group commit on and off (requests submitted through the HTTP API, the worker drained);
+- **SISA** (same shards/slices, retrain on deletion): fit and single-id ``forget`` (retrains the hit shard);
+- **Retrain** (one model): fit and single-id ``forget`` (a full retrain) — the Retrain ÷ S3T ratio.
+
+Deleted ids are drawn from one (shard, last slice) cell per shard, so S3T keeps serving (no shard dies) and
+every S3T deletion is its no-retrain fast path. Costs are compared with the issue's targets and printed as
+pass/miss; a log-log figure fits the exponent of each cost in N. Everything is a ratio or a rate measured in the
+same run on the same machine; nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+PARTS = ("s3t", "sisa", "retrain")
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    features: int = 32
+    classes: int = 6
+    public: int = 2_000  # never-deletable samples the backbone is pretrained on
+    shards: int = 3
+    slices: int = 4
+    budget: int = 4
+    epochs: int = 1
+    forgets: int = 12  # in-process S3T single-id forgets per size
+    cli_forgets: int = 3  # `unlearnkit forget` processes per size
+    sisa_forgets: int = 2
+    service_requests: int = 24  # per service mode (group commit on / off)
+    predict_rows: int = 1_000
+    predict_repeats: int = 15
+    parts: tuple[str, ...] = PARTS
+    seed: int = 0
+    timeout_s: float = 3600.0  # per part and size
+
+    def validate(self) -> None:
+        from unlearnkit.errors import ConfigError
+
+        if not self.sizes or any(n < 100 for n in self.sizes):
+            raise ConfigError(f"--sizes must be integers of at least 100, got {self.sizes}")
+        unknown = set(self.parts) - set(PARTS)
+        if unknown:
+            raise ConfigError(f"unknown parts {sorted(unknown)}: choose from {', '.join(PARTS)}")
+
+
+#: the issue's targets: (key, description, predicate over the results, how the number is shown)
+TARGETS = (
+    ("s3t_p50", "S3T in-process forget p50 ≤ 2 ms at every N"),
+    ("s3t_flat", "S3T forget p50 at the largest N ≤ 2× at the smallest"),
+    ("cli", "`unlearnkit forget` process < 2 s at the largest N"),
+    ("ingest", "lineage ingest ≥ 50k samples/s"),
+    ("rss", "training RSS growth ≤ 2× the float32 data"),
+    ("predict", "S3T predict ≤ 1.2× the plain ensemble"),
+)
+
+
+# -- data ------------------------------------------------------------------------------------------------------
+def write_data(directory: Path, n: int, cfg: ScaleConfig) -> dict[str, Any]:
+    """Train (ids 0..n-1) and public (ids n..) Parquet files of Gaussian clusters, written in chunks."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(cfg.seed)
+    centers = (rng.standard_normal((cfg.classes, cfg.features)) * 1.2).astype(np.float32)
+
+    def chunks(start: int, count: int, part: str) -> Path:
+        path = directory / f"{part}.parquet"
+        names = ["id", "label", *(f"f{k}" for k in range(cfg.features))]
+        writer = None
+        gen = np.random.default_rng([cfg.seed, start])
+        for lo in range(0, count, 100_000):
+            m = min(100_000, count - lo)
+            y = gen.integers(cfg.classes, size=m)
+            x = gen.standard_normal((m, cfg.features), dtype=np.float32)
+            x += centers[y]
+            cols = [pa.array(np.arange(start + lo, start + lo + m, dtype=np.int64)), pa.array(y.astype(np.int64))]
+            cols += [pa.array(x[:, k]) for k in range(cfg.features)]
+            table = pa.Table.from_arrays(cols, names=names)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+        assert writer is not None
+        writer.close()
+        return path
+
+    t0 = time.perf_counter()
+    train = chunks(0, n, "train")
+    public = chunks(n, cfg.public, "public")
+    return {"train": str(train), "public": str(public), "seconds": time.perf_counter() - t0}
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------
+def _rss_mib() -> float:
+    """Peak resident set size of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _current_rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
+
+
+def _cells(model: Any, n: int, per_shard: int, skip: int = 0) -> list[int]:
+    """Ids of the last slice of each shard, round-robin over shards (S3T keeps serving: no shard dies)."""
+    from unlearnkit.exact.base import shard_slice_of
+
+    salt, shards, slices = model.config_["salt"], model.shards, model.slices
+    wanted: dict[int, list[int]] = {sh: [] for sh in range(shards)}
+    need = per_shard + skip
+    for i in range(n):
+        sh, sl = shard_slice_of(i, salt, shards, slices)
+        if sl == slices - 1 and len(wanted[sh]) < need:
+            wanted[sh].append(i)
+            if all(len(v) >= need for v in wanted.values()):
+                break
+    out = []
+    for k in range(skip, need):
+        out += [wanted[sh][k] for sh in range(shards) if k < len(wanted[sh])]
+    return out
+
+
+def _timed_ingest() -> dict[str, float]:
+    """Time every ``LineageStore.ingest*`` call made in this process (the bulk ingest inside fit)."""
+    from unlearnkit.lineage.store import LineageStore
+
+    spent = {"seconds": 0.0, "calls": 0}
+    for name in [n for n in dir(LineageStore) if n.startswith("ingest")]:
+        real = getattr(LineageStore, name)
+
+        def wrapper(self: Any, *a: Any, _real: Any = real, **kw: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return _real(self, *a, **kw)
+            finally:
+                spent["seconds"] += time.perf_counter() - t0
+                spent["calls"] += 1
+
+        setattr(LineageStore, name, wrapper)
+    return spent
+
+
+def _load(paths: dict[str, str], cfg: ScaleConfig) -> tuple[Any, Any, float]:
+    from unlearnkit.data.tables import load_table
+
+    t0 = time.perf_counter()
+    train = load_table(paths["train"], num_classes=cfg.classes)
+    read_s = time.perf_counter() - t0
+    public = load_table(paths["public"], num_classes=cfg.classes)
+    return train, public, read_s
+
+
+def _params(cfg: ScaleConfig) -> dict[str, Any]:
+    return {"epochs": cfg.epochs, "seed": cfg.seed, "salt": "bench-scale", "num_classes": cfg.classes}
+
+
+# -- one part, in its own process ------------------------------------------------------------------------------
+def measure_s3t(n: int, paths: dict[str, str], work: Path, cfg: ScaleConfig) -> dict[str, Any]:
+    import torch
+
+    from unlearnkit.context import RunContext
+    from unlearnkit.exact import S3T, load_strategy
+
+    RunContext()  # one torch thread, as every training/predicting path
+    baseline = _current_rss_mib()
+    ingest = _timed_ingest()
+    train, public, read_s = _load(paths, cfg)
+    data_bytes = train.x.numel() * 4
+    directory = work / f"s3t-{n}"
+    t0 = time.perf_counter()
+    model = S3T(shards=cfg.shards, slices=cfg.slices, budget=cfg.budget, **_params(cfg))
+    model.fit(train, public, directory=directory)
+    fit_s = time.perf_counter() - t0
+    peak = _rss_mib()
+    test_x = public.x[: cfg.predict_rows].numpy()
+    del train
+    model.close()
+    disk = _du(directory)
+    t0 = time.perf_counter()
+    model = load_strategy(directory)
+    load_s = time.perf_counter() - t0
+    out: dict[str, Any] = {
+        "n": n,
+        "file_read_s": read_s,
+        "file_read_rows_per_s": n / read_s,
+        "fit_s": fit_s,
+        "ingest_s": ingest["seconds"] or None,
+        "ingest_rows_per_s": n / ingest["seconds"] if ingest["seconds"] else None,
+        "peak_rss_mib": peak,
+        "baseline_rss_mib": baseline,
+        "data_mib": data_bytes / 2**20,
+        "rss_growth_over_data": (peak - baseline) / (data_bytes / 2**20),
+        "disk_bytes": disk,
+        "load_s": load_s,
+    }
+    out.update(_predict_ratio(model, test_x, cfg))
+    ids = _cells(model, n, per_shard=math.ceil(cfg.forgets / cfg.shards) + cfg.cli_forgets + 2 * cfg.service_requests)
+    forget_ids, cli_ids = ids[: cfg.forgets], ids[cfg.forgets : cfg.forgets + cfg.cli_forgets]
+    service_ids = ids[cfg.forgets + cfg.cli_forgets :]
+    lat = []
+    for i in forget_ids:
+        t0 = time.perf_counter()
+        r = model.forget([i])
+        lat.append((time.perf_counter() - t0) * 1000)
+        assert r.count == 1 and not r.retrained, r
+    out.update({"forget_ms": lat, "forget_p50_ms": statistics.median(lat), "forget_p90_ms": _pct(lat, 0.9)})
+    model.close()
+    del model
+    torch.set_num_threads(1)
+    cli = []
+    for i in cli_ids:
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "unlearnkit.cli", "forget", str(directory), "--ids", str(i), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=cfg.timeout_s,
+        )
+        cli.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"unlearnkit forget failed: {proc.stderr.strip()[-500:]}")
+    out.update({"cli_forget_s": cli, "cli_forget_median_s": statistics.median(cli)})
+    out.update(_service(directory, service_ids, cfg))
+    out["final_peak_rss_mib"] = _rss_mib()
+    return out
+
+
+def _predict_ratio(model: Any, x: Any, cfg: ScaleConfig) -> dict[str, Any]:
+    import torch
+
+    _, ens = model.served_ensemble()
+    ens.eval()
+    xt = torch.as_tensor(x)
+
+    def plain(rows: Any) -> Any:
+        with torch.inference_mode():
+            return ens(rows)
+
+    res: dict[str, Any] = {}
+    for label, rows_np, rows_t in (("batch", x, xt), ("one_row", x[:1], xt[:1])):
+        a = [_time(lambda r=rows_np: model.predict_proba(r)) for _ in range(cfg.predict_repeats)]
+        b = [_time(lambda r=rows_t: plain(r)) for _ in range(cfg.predict_repeats)]
+        res[f"predict_{label}_ms"] = statistics.median(a) * 1000
+        res[f"plain_{label}_ms"] = statistics.median(b) * 1000
+        res[f"predict_{label}_ratio"] = statistics.median(a) / statistics.median(b)
+    same = torch.allclose(torch.as_tensor(model.predict_proba(x)), plain(xt), atol=1e-5)
+    res["predict_matches_plain"] = bool(same)
+    return res
+
+
+def _time(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _service(directory: Path, ids: list[int], cfg: ScaleConfig) -> dict[str, Any]:
+    """Deletions/s through the service worker: requests submitted through the HTTP API, then the worker drained,
+    with group commit on (the default) and off, on disjoint ids."""
+    try:
+        from fastapi.testclient import TestClient
+
+        from unlearnkit.service.app import create_app
+        from unlearnkit.service.settings import Settings
+        from unlearnkit.service.worker import Worker
+    except ImportError as exc:
+        return {"service_skipped": f"needs the service extra ({exc.name})"}
+    tokens = directory.parent / f"{directory.name}.tokens"
+    token = "bench-scale-delete-token-0123456789"
+    tokens.write_text(f"delete:{token}:bench\n")
+    half = len(ids) // 2
+    res: dict[str, Any] = {}
+    for mode, group, chunk in (("group", 64, ids[:half]), ("single", 1, ids[half:])):
+        app = create_app(Settings(model_dir=directory, tokens_file=tokens, run_worker=False, group_commit=group))
+        with TestClient(app) as client:
+            svc = client.app.state.svc  # type: ignore[attr-defined]
+            for i in chunk:
+                r = client.post(
+                    "/v1/deletion-requests", json={"ids": [i]}, headers={"Authorization": f"Bearer {token}"}
+                )
+                if r.status_code != 202:
+                    raise RuntimeError(f"service refused a deletion: {r.status_code} {r.text}")
+            t0 = time.perf_counter()
+            ran = Worker(svc).drain()
+            seconds = time.perf_counter() - t0
+        res[f"service_{mode}_deletions_per_s"] = ran / seconds
+        res[f"service_{mode}_requests"] = ran
+    res["service_group_speedup"] = res["service_group_deletions_per_s"] / res["service_single_deletions_per_s"]
+    return res
+
+
+def measure_retraining(kind: str, n: int, paths: dict[str, str], work: Path, cfg: ScaleConfig) -> dict[str, Any]:
+    from unlearnkit.context import RunContext
+    from unlearnkit.exact import SISA, Retrain
+
+    RunContext()
+    baseline = _current_rss_mib()
+    train, public, _ = _load(paths, cfg)
+    data_mib = train.x.numel() * 4 / 2**20
+    strategy = SISA(shards=cfg.shards, slices=cfg.slices, **_params(cfg)) if kind == "sisa" else None
+    model = strategy if strategy is not None else Retrain(**_params(cfg))
+    t0 = time.perf_counter()
+    model.fit(train, public, directory=work / f"{kind}-{n}")
+    fit_s = time.perf_counter() - t0
+    peak = _rss_mib()
+    del train
+    lat = []
+    count = cfg.sisa_forgets if kind == "sisa" else 1
+    for k in range(count):
+        t0 = time.perf_counter()
+        r = model.forget([(k * 7919 + 13) % n])
+        lat.append(time.perf_counter() - t0)
+        assert r.retrained, r  # both retrain what saw the deleted row
+    model.close()
+    return {
+        "n": n,
+        "fit_s": fit_s,
+        "peak_rss_mib": peak,
+        "rss_growth_over_data": (peak - baseline) / data_mib,
+        "forget_s": lat,
+        "forget_median_s": statistics.median(lat),
+    }
+
+
+def _child(part: str, n: int, paths: dict[str, str], work: Path, cfg: ScaleConfig) -> dict[str, Any]:
+    if part == "s3t":
+        return measure_s3t(n, paths, work, cfg)
+    return measure_retraining(part, n, paths, work, cfg)
+
+
+# -- the run ---------------------------------------------------------------------------------------------------
+def run_scale_bench(out: Path, cfg: ScaleConfig, work: Path | None = None, log: Callable[[str], None] = print) -> dict:
+    """Every size and part in its own process; results.json, results.md and scale.png/pdf in ``out``."""
+    import tempfile
+
+    cfg.validate()
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="unlearnkit-scale.", dir=work))
+    started = time.perf_counter()
+    results: dict[str, Any] = {"config": asdict(cfg), "sizes": {}, "machine": _machine()}
+    try:
+        for n in cfg.sizes:
+            size_dir = scratch / f"n{n}"
+            log(f"N={n}: writing data")
+            paths = write_data(size_dir / "data", n, cfg)
+            row: dict[str, Any] = {"data_write_s": paths.pop("seconds")}
+            for part in cfg.parts:
+                log(f"N={n}: {part}")
+                row[part] = _run_child(part, n, paths, size_dir, cfg)
+                _save(out, results | {"sizes": {**results["sizes"], str(n): row}}, cfg, partial=True)
+            results["sizes"][str(n)] = row
+            shutil.rmtree(size_dir, ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    results["wall_seconds"] = time.perf_counter() - started
+    return _save(out, results, cfg, partial=False)
+
+
+def _run_child(part: str, n: int, paths: dict[str, str], work: Path, cfg: ScaleConfig) -> dict[str, Any]:
+    payload = json.dumps({"part": part, "n": n, "paths": paths, "work": str(work), "config": asdict(cfg)})
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "unlearnkit.bench.scale", payload],
+            capture_output=True,
+            text=True,
+            timeout=cfg.timeout_s,
+            env=env,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {cfg.timeout_s:.0f} s"}
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip()[-2000:] or f"exit {proc.returncode}"}
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["process_s"] = time.perf_counter() - t0
+    return res
+
+
+def _machine() -> dict[str, Any]:
+    import platform
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "load_at_start": [round(x, 2) for x in load]}
+
+
+# -- report ----------------------------------------------------------------------------------------------------
+def _get(results: dict, n: int, part: str, key: str) -> Any:
+    v = results["sizes"].get(str(n), {}).get(part, {})
+    return v.get(key) if isinstance(v, dict) else None
+
+
+def fit_exponent(ns: list[int], values: list[float | None]) -> float | None:
+    """Slope of log(value) against log(N) (least squares), or None with fewer than two points."""
+    pts = [(math.log(n), math.log(v)) for n, v in zip(ns, values, strict=True) if v is not None and v > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    den = sum((p[0] - mx) ** 2 for p in pts)
+    return sum((p[0] - mx) * (p[1] - my) for p in pts) / den if den else None
+
+
+def verdicts(results: dict) -> list[dict[str, Any]]:
+    ns = sorted(int(n) for n in results["sizes"])
+    if not ns:
+        return []
+    lo, hi = ns[0], ns[-1]
+    out = []
+
+    def add(key: str, ok: bool | None, shown: str) -> None:
+        desc = dict(TARGETS)[key]
+        out.append({"target": key, "description": desc, "pass": ok, "measured": shown})
+
+    p50 = {n: _get(results, n, "s3t", "forget_p50_ms") for n in ns}
+    have = [v for v in p50.values() if v is not None]
+    add("s3t_p50", all(v <= 2.0 for v in have) if have else None, ", ".join(f"{_n(n)}: {_f(p50[n])} ms" for n in ns))
+    ratio = p50[hi] / p50[lo] if p50[hi] and p50[lo] else None
+    add("s3t_flat", ratio <= 2.0 if ratio is not None else None, f"{_f(ratio)}× ({_n(hi)} vs {_n(lo)})")
+    cli = _get(results, hi, "s3t", "cli_forget_median_s")
+    add("cli", cli < 2.0 if cli is not None else None, f"{_f(cli)} s at {_n(hi)}")
+    rates = {n: _get(results, n, "s3t", "ingest_rows_per_s") for n in ns}
+    have = [v for v in rates.values() if v is not None]
+    add(
+        "ingest",
+        min(have) >= 50_000 if have else None,
+        ", ".join(f"{_n(n)}: {_f(rates[n], 0)}/s" for n in ns),
+    )
+    rss = _get(results, hi, "s3t", "rss_growth_over_data")
+    add("rss", rss <= 2.0 if rss is not None else None, f"{_f(rss)}× at {_n(hi)} (peak − start RSS over x bytes)")
+    pr = {n: _get(results, n, "s3t", "predict_batch_ratio") for n in ns}
+    one = {n: _get(results, n, "s3t", "predict_one_row_ratio") for n in ns}
+    worst = [v for v in [*pr.values(), *one.values()] if v is not None]
+    add(
+        "predict",
+        max(worst) <= 1.2 if worst else None,
+        ", ".join(f"{_n(n)}: {_f(pr[n])}× ({_f(one[n])}× one row)" for n in ns),
+    )
+    return out
+
+
+def _n(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k" if n >= 1000 else str(n)
+
+
+def _f(v: Any, digits: int = 2) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float) and digits == 0:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+SERIES = (
+    ("S3T forget p50, in-process (ms)", "s3t", "forget_p50_ms", 1.0),
+    ("`unlearnkit forget` process (ms)", "s3t", "cli_forget_median_s", 1000.0),
+    ("SISA forget (ms)", "sisa", "forget_median_s", 1000.0),
+    ("Retrain forget (ms)", "retrain", "forget_median_s", 1000.0),
+    ("S3T load (ms)", "s3t", "load_s", 1000.0),
+    ("S3T fit (ms)", "s3t", "fit_s", 1000.0),
+)
+
+
+def markdown(results: dict) -> str:
+    ns = sorted(int(n) for n in results["sizes"])
+    cfg = results["config"]
+    head = "| | " + " | ".join(_n(n) for n in ns) + " |"
+    sep = "|---|" + "---|" * len(ns)
+
+    def row(label: str, part: str, key: str, scale: float = 1.0, digits: int = 2) -> str:
+        vals = []
+        for n in ns:
+            v = _get(results, n, part, key)
+            vals.append(_f(v * scale if isinstance(v, int | float) else v, digits))
+        return f"| {label} | " + " | ".join(vals) + " |"
+
+    lines = [
+        "# Scale: deletion cost against training-set size",
+        "",
+        f"Synthetic data ({cfg['features']} float32 features, {cfg['classes']} classes, seed {cfg['seed']}); "
+        f"S3T and SISA with {cfg['shards']} shards × {cfg['slices']} slices (S3T budget {cfg['budget']}), "
+        f"{cfg['epochs']} epoch per stage; each strategy and size in its own process. Machine: "
+        f"{results['machine']['cpus']} CPUs, load average at start {results['machine']['load_at_start']}.",
+        "",
+        head,
+        sep,
+        row("S3T `forget` 1 id, in-process p50 (ms)", "s3t", "forget_p50_ms"),
+        row("S3T `forget` 1 id, in-process p90 (ms)", "s3t", "forget_p90_ms"),
+        row("`unlearnkit forget` as a process (s)", "s3t", "cli_forget_median_s"),
+        row("SISA `forget` 1 id (s)", "sisa", "forget_median_s"),
+        row("Retrain `forget` 1 id (s)", "retrain", "forget_median_s"),
+        row("lineage ingest (samples/s)", "s3t", "ingest_rows_per_s", digits=0),
+        row("Parquet read, streamed (samples/s)", "s3t", "file_read_rows_per_s", digits=0),
+        row("S3T fit (s)", "s3t", "fit_s"),
+        row("S3T load (s)", "s3t", "load_s"),
+        row("S3T peak RSS (MiB)", "s3t", "peak_rss_mib", digits=0),
+        row("float32 data (MiB)", "s3t", "data_mib", digits=0),
+        row("S3T RSS growth ÷ data", "s3t", "rss_growth_over_data"),
+        row("SISA peak RSS (MiB)", "sisa", "peak_rss_mib", digits=0),
+        row("S3T disk (MiB)", "s3t", "disk_bytes", scale=1 / 2**20, digits=1),
+        row("service deletions/s, group commit", "s3t", "service_group_deletions_per_s", digits=1),
+        row("service deletions/s, one by one", "s3t", "service_single_deletions_per_s", digits=1),
+        row("group-commit speed-up", "s3t", "service_group_speedup"),
+        row(f"S3T predict {cfg['predict_rows']} rows (ms)", "s3t", "predict_batch_ms"),
+        row("plain ensemble, same modules (ms)", "s3t", "plain_batch_ms"),
+        row("predict ÷ plain, batch", "s3t", "predict_batch_ratio"),
+        row("predict ÷ plain, one row", "s3t", "predict_one_row_ratio"),
+    ]
+    ratios = []
+    for n in ns:
+        rt = _get(results, n, "retrain", "forget_median_s")
+        s3 = _get(results, n, "s3t", "forget_p50_ms")
+        ratios.append(_f(rt / (s3 / 1000), 0) if rt and s3 else "—")
+    lines.append("| Retrain ÷ S3T deletion time | " + " | ".join(ratios) + " |")
+    errors = [
+        f"- N={n} {part}: {v['error'][:300]}"
+        for n in ns
+        for part, v in results["sizes"][str(n)].items()
+        if isinstance(v, dict) and "error" in v
+    ]
+    if errors:
+        lines += ["", "Failed parts:", *errors]
+    lines += ["", "## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
+    for v in verdicts(results):
+        verdict = "n/a" if v["pass"] is None else ("pass" if v["pass"] else "**miss**")
+        lines.append(f"| {v['description']} | {v['measured']} | {verdict} |")
+    lines += ["", "## Fitted exponents (cost ∝ N^k)", "", "| cost | k |", "|---|---|"]
+    for label, part, key, _scale in SERIES:
+        k = fit_exponent(ns, [_get(results, n, part, key) for n in ns])
+        lines.append(f"| {label} | {_f(k)} |")
+    lines += ["", "Figure: `scale.png` / `scale.pdf` (log-log, fitted exponent in the legend)."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict, path: Path) -> Path | None:
+    from unlearnkit.eval.plots import _plt, _save, style
+
+    ns = sorted(int(n) for n in results["sizes"])
+    if len(ns) < 1:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for k, (label, part, key, scale) in enumerate(SERIES):
+        pts = [(n, _get(results, n, part, key)) for n in ns]
+        pts = [(n, v * scale) for n, v in pts if isinstance(v, int | float) and v > 0]
+        if not pts:
+            continue
+        exp = fit_exponent([p[0] for p in pts], [p[1] for p in pts])
+        tag = f" (∝ N^{exp:.2f})" if exp is not None else ""
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label + tag, linewidth=1.5, **style(k))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training samples N")
+    ax.set_ylabel("milliseconds")
+    ax.set_title("Cost against training-set size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    cfg = results["config"]
+    caption = (
+        f"synthetic, {cfg['features']} features, seed {cfg['seed']}; {cfg['shards']}×{cfg['slices']} "
+        f"(B={cfg['budget']}), {cfg['epochs']} epoch/stage"
+    )
+    return _save(fig, path, caption)
+
+
+def _save(out: Path, results: dict, cfg: ScaleConfig, partial: bool) -> dict:
+    results = {**results, "targets": verdicts(results), "partial": partial}
+    (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=str))
+    md = markdown(results)
+    (out / "results.md").write_text(md)
+    files = [str(out / "results.json"), str(out / "results.md")]
+    if not partial:
+        png = plot(results, out / "scale.png")
+        if png is not None:
+            files += [str(png), str(png.with_suffix(".pdf"))]
+    return {**results, "markdown": md, "files": files}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Child entry point: ``python -m unlearnkit.bench.scale '<json payload>'`` prints one JSON line."""
+    args = json.loads((argv or sys.argv[1:])[0])
+    raw = args["config"]
+    cfg = ScaleConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    res = _child(args["part"], int(args["n"]), args["paths"], Path(args["work"]), cfg)
+    print(json.dumps(res, default=float))
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["ScaleConfig", "fit_exponent", "markdown", "run_scale_bench", "verdicts", "write_data"]
