@@ -230,7 +230,8 @@ def measure_s3t(n: int, paths: dict[str, str], work: Path, cfg: ScaleConfig) -> 
     out.update(_predict_ratio(model, test_x, cfg))
     ids = _cells(model, n, per_shard=math.ceil(cfg.forgets / cfg.shards) + cfg.cli_forgets + 2 * cfg.service_requests)
     forget_ids, cli_ids = ids[: cfg.forgets], ids[cfg.forgets : cfg.forgets + cfg.cli_forgets]
-    service_ids = ids[cfg.forgets + cfg.cli_forgets :]
+    start = cfg.forgets + cfg.cli_forgets
+    service_ids = ids[start : start + 2 * cfg.service_requests]
     lat = []
     for i in forget_ids:
         t0 = time.perf_counter()
