@@ -7,12 +7,15 @@
   backbone (a Hugging Face model, a user's ``nn.Module``) joins with one :func:`register_backbone` call below,
   giving the strategy keyword arguments that select it and the data modality it reads.
 
-A loader is paired with a backbone only when the backbone accepts the loader's modality. Nothing else needs
-editing for a new loader, strategy or backbone to be tested.
+A loader is paired with a backbone only when the backbone accepts the loader's modality. A regression loader
+(float targets) runs every strategy on the built-in ``resmlp`` only (:data:`REGRESSION_BACKBONES`: what
+regression changes is the head, the loss and the aggregation, not the backbone). Nothing else needs editing
+for a new loader, strategy or backbone to be tested.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +31,7 @@ SIZES: dict[str, Any] = dict(
 )
 STRATEGY_SIZES: dict[str, dict[str, Any]] = {"s3t": {"budget": 2}, "retrain": {"shards": 1, "slices": 1}}
 N_DELETABLE = 40  # deletable samples per case (the lone-class sample included)
+REGRESSION_BACKBONES = ("resmlp",)
 
 
 @dataclass(frozen=True)
@@ -93,11 +97,17 @@ class Combo:
         return f"{self.loader}-{self.strategy.name}-{self.backbone.name}"
 
 
+@functools.cache
+def is_regression(loader: str) -> bool:
+    info = LOADERS[loader]
+    return info.raw(seed=0, **info.tiny).train.is_regression
+
+
 def combos() -> list[Combo]:
     return [
         Combo(loader, strategy, backbone)
         for loader, info in LOADERS.items()
         for strategy in strategy_cases()
         for backbone in BACKBONES.values()
-        if info.modality in backbone.modalities
+        if info.modality in backbone.modalities and (not is_regression(loader) or backbone.name in REGRESSION_BACKBONES)
     ]

@@ -10,6 +10,10 @@ after ``forget([x])`` the served model of D is bitwise the model D′ serves for
 same checkpoint keys, same parameters, same head width, same predicted probabilities. A leak anywhere —
 a loader statistic over deletable rows, a label set counted from them, a shared checkpoint, scaling fitted on
 them — breaks one of these equalities.
+
+A regression loader (float targets) runs the same scenarios: ``changed`` shifts x's target, ``lone-class``
+removes the sample with the largest target (the row a target range would be fitted from), and the predicted
+values (the mean of the shard outputs) must be bitwise equal.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import torch
 from tests.exactness.cases import N_DELETABLE, Combo, combos
 from unlearnkit.data import LOADERS, DataBundle, IdDataset
 from unlearnkit.exact import load_strategy
-from unlearnkit.exact.aggregation import aggregate
+from unlearnkit.exact.aggregation import aggregate, aggregate_values
 from unlearnkit.models.train import predict_logits
 
 SCENARIOS = ("changed", "removed", "lone-class")
@@ -44,6 +48,10 @@ def world(loader: str) -> World:
     info = LOADERS[loader]
     raw = info.raw(seed=0, **info.tiny)
     ids, ys = raw.train.id_list(), raw.train.y.tolist()
+    if raw.train.is_regression:  # the largest target plays the lone class; x is an ordinary row
+        order = sorted(ids[:N_DELETABLE], key=lambda i: ys[ids.index(i)])
+        lone, x = order[-1], order[len(order) // 2]
+        return World(DataBundle(raw.train.subset(sorted(order)), raw.test, raw.public, raw.name), x, lone)
     top = raw.train.num_classes - 1
     lone = next(i for i, y in zip(ids, ys, strict=True) if y == top)
     others = [i for i, y in zip(ids, ys, strict=True) if y != top][: N_DELETABLE - 1]
@@ -58,7 +66,8 @@ def counterfactual_raw(loader: str, scenario: str) -> tuple[DataBundle, int]:
     train = w.raw.train
     if scenario == "changed":
         k = int(train.positions([w.x])[0])
-        changed = train.with_replaced(w.x, x=train.x[k] * -3 + 5, y=(int(train.y[k]) + 1) % (train.num_classes - 1))
+        y = float(train.y[k]) + 1.0 if train.is_regression else (int(train.y[k]) + 1) % (train.num_classes - 1)
+        changed = train.with_replaced(w.x, x=train.x[k] * -3 + 5, y=y)
         return DataBundle(changed, w.raw.test, w.raw.public, w.raw.name), w.x
     target = w.x if scenario == "removed" else w.lone
     return DataBundle(train.without([target]), w.raw.test, w.raw.public, w.raw.name), target
@@ -147,9 +156,12 @@ def test_forget_equals_counterfactual(combo: Combo, scenario: str, fitted, tmp_p
                 assert torch.equal(sa[name], sb[name]), f"shard {m.shard} {name} differs"
         if members:
             xt = d_bundle.test.x if d_bundle.test is not None else d_bundle.public.x
-            pa = a.predict_proba(xt)
             tb = b.transform_(xt)
-            pb = aggregate([predict_logits(mod, tb) for mod in modules_b], a.aggregation_).numpy()
+            outs = [predict_logits(mod, tb) for mod in modules_b]
+            if a.is_regression_:
+                pa, pb = a.predict(xt), aggregate_values(outs).numpy()
+            else:
+                pa, pb = a.predict_proba(xt), aggregate(outs, a.aggregation_).numpy()
             assert (pa == pb).all(), "predictions differ"
     finally:
         a.close()

@@ -1,5 +1,6 @@
 """Data with identity: :class:`IdDataset`, built-in loaders and the user's own files."""
 
+from unlearnkit.data import regression as _regression  # noqa: F401  (registers the regression loader)
 from unlearnkit.data.dataset import IdDataset, concat, ids_hash
 from unlearnkit.data.loaders import (
     BUILTIN,

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from unlearnkit.data.dataset import IdDataset, ids_hash
-from unlearnkit.data.loaders import DataBundle, _split
+from unlearnkit.data.loaders import DataBundle, _split, register_loader
 from unlearnkit.errors import ConfigError, DataError
 from unlearnkit.types import ForgetSplit
 
@@ -59,6 +59,19 @@ def load_friedman(seed: int = 0, num_samples: int = 1000, test_fraction: float =
 
     x, y = make_friedman1(n_samples=num_samples, n_features=10, noise=1.0, random_state=seed)
     return _split(x.astype(np.float32), (y / 10.0).astype(np.float32), "friedman", seed, test_fraction, 0, 0)
+
+
+@register_loader("friedman_public", tiny={"num_samples": 200}, builtin=False)
+def _friedman_raw(
+    seed: int = 0, num_samples: int = 1000, public_fraction: float = 0.1, test_fraction: float = 0.2
+) -> DataBundle:
+    """Friedman #1 as a registered loader (a public split, target / 10): the exactness suite's regression case."""
+    from sklearn.datasets import make_friedman1
+
+    x, y = make_friedman1(n_samples=num_samples, n_features=10, noise=1.0, random_state=seed)
+    return _split(
+        x.astype(np.float32), (y / 10.0).astype(np.float32), "friedman", seed, test_fraction, public_fraction, 0
+    )
 
 
 def make_load_series(seed: int = 0, length: int = 1500) -> np.ndarray:

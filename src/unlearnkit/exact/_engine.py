@@ -26,7 +26,7 @@ from unlearnkit.models.lora import (
     snapshot,
     zero_lora,
 )
-from unlearnkit.models.train import train_epochs
+from unlearnkit.models.train import is_regression_target, train_epochs
 
 Prefix = tuple[int, ...]
 Tensors = dict[str, torch.Tensor]
@@ -122,7 +122,8 @@ def run_shard_task(task: ShardTask) -> dict[Prefix, NodeResult]:
             batch_size=task.batch_size,
             generator=gen,
             weight_decay=task.weight_decay,
-            compute_loss=getattr(base_of(model), "task_loss", None),
+            # regression targets: mean squared error on the one-wide head, whatever the backbone's own loss
+            compute_loss=None if is_regression_target(job.y) else getattr(base_of(model), "task_loss", None),
         )
         for p in params.values():
             p.requires_grad_(False)

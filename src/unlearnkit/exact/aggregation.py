@@ -1,4 +1,5 @@
-"""Combining shard models: logit averaging (S3T's ``inference.py::get_acc``) or majority vote (SISA's default)."""
+"""Combining shard models: logit averaging (S3T's ``inference.py::get_acc``) or majority vote (SISA's default);
+for regression, the mean of the shard outputs."""
 
 from __future__ import annotations
 
@@ -24,3 +25,10 @@ def aggregate(logits: list[torch.Tensor], how: str) -> torch.Tensor:
         votes = torch.nn.functional.one_hot(stacked.argmax(dim=2), stacked.shape[2]).sum(dim=0)
         return votes.to(torch.float32) / len(logits)
     raise ConfigError(f"unknown aggregation {how!r}; choose one of {', '.join(AGGREGATIONS)}")
+
+
+def aggregate_values(outputs: list[torch.Tensor]) -> torch.Tensor:
+    """Regression: the mean of the shard outputs, each (n, 1), as predicted values of shape (n,)."""
+    if not outputs:
+        raise ConfigError("no shard models to aggregate")
+    return torch.stack(outputs).mean(dim=0).reshape(-1)

@@ -22,6 +22,9 @@ swap; a deletion planned against a version another process has since moved is re
 
 What shapes a served model besides its checkpoints — the label set and the input scaling — is fitted on the
 public split or declared (:mod:`unlearnkit.data.public_fit`) and recorded in ``strategy.json`` (``public_fit``).
+
+Float targets (``data.is_regression``) train a regression model: a one-wide head, mean squared error, the shard
+outputs averaged (``predict`` returns values, ``score`` is R²); no label set is fitted (``task: regression``).
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ from unlearnkit.exact._engine import (
     run_shard_task,
     served_module,
 )
-from unlearnkit.exact.aggregation import AGGREGATIONS, aggregate
+from unlearnkit.exact.aggregation import AGGREGATIONS, aggregate, aggregate_values
 from unlearnkit.exact.checkpoints import CheckpointDir
 from unlearnkit.exact.integrity import IntegrityMixin
 from unlearnkit.exact.locking import WriterLock
@@ -284,14 +287,23 @@ class ExactStrategy(IntegrityMixin):
             raise ConfigError(f"preprocess must be one of {', '.join(PREPROCESS)}, got {self.preprocess!r}")
         if self.salt is not None and (not isinstance(self.salt, str) or not self.salt):
             raise ConfigError("salt must be a non-empty string")
-        if data.is_regression:
-            raise ConfigError("exact strategies here train classifiers; the data has no class labels")
+        self.task_ = "regression" if data.is_regression else "classification"
+        if data.is_regression and (self.aggregation == "vote" or self.num_classes or self.label_names):
+            raise ConfigError(
+                "regression targets are averaged over shards: aggregation='vote', num_classes and "
+                "label_names apply to class labels only"
+            )
         if len(data) < self.shards * self.slices:
             raise ConfigError(f"{len(data)} samples cannot fill {self.shards} shards × {self.slices} slices")
 
     @property
     def aggregation_(self) -> str:
-        return self.aggregation or self.default_aggregation
+        return "mean" if self.is_regression_ else self.aggregation or self.default_aggregation
+
+    @property
+    def is_regression_(self) -> bool:
+        """A regression model (float targets, one output averaged over shards)."""
+        return getattr(self, "task_", "classification") == "regression"
 
     @property
     def depth_(self) -> int:
@@ -420,6 +432,10 @@ class ExactStrategy(IntegrityMixin):
         ``numeric``: the backbone reads numeric feature rows (texts and images are encoded by the backbone's own
         pretrained tokenizer or image processor, and are not rescaled).
         """
+        if data.is_regression:  # one output, no label set: nothing about labels to fit or declare
+            fitted = fit_public(public, {"num_classes": 1, "preprocess": self.preprocess, "numeric_inputs": numeric})
+            fitted["label_set"] = {"num_classes": 1, "source": "regression", "names": None}
+            return fitted
         declared = self.num_classes
         if declared is None and (data.label_source == "declared" or (data.label_source == "public" and public is None)):
             declared = data.num_classes  # fixed by the loader or the user, not counted from the rows
@@ -494,6 +510,7 @@ class ExactStrategy(IntegrityMixin):
             "data_name": data.name,
             "label_names": list(data.label_names) if data.label_names is not None else None,
             "external_ids": data.external_ids is not None,
+            "task": self.task_,
         }
         (work / STRATEGY_FILE).write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
         write_model_card(work, config, spec)
@@ -524,6 +541,9 @@ class ExactStrategy(IntegrityMixin):
         self.backbone_description_ = config["backbone"]
         # the recorded label set is the model's from now on (a declared count stays the same)
         self.num_classes = self.num_classes_ = int(config["num_classes"])
+        self.task_ = config.get("task", "classification")
+        if self.is_regression_:
+            self.num_classes = None  # the one-wide head is not a declared label set
         self.public_fit_ = config.get("public_fit", {})
         self.transform_ = FeatureTransform(self.public_fit_)
         self.sharding_ = config.get("sharding", "id")
@@ -617,7 +637,7 @@ class ExactStrategy(IntegrityMixin):
 
     def _read_data(self) -> IdDataset:
         t = load_file(str(self.directory / DATA_FILE))
-        return IdDataset(t["x"], t["y"], t["ids"], None, self.num_classes_, "held")
+        return IdDataset(t["x"], t["y"], t["ids"], None, 0 if self.is_regression_ else self.num_classes_, "held")
 
     def _purge_data(self, deleted: set[int]) -> bool:
         """Rewrite the held training data without deleted rows (L0: the rows are gone from disk), under a
@@ -896,7 +916,8 @@ class ExactStrategy(IntegrityMixin):
         snap = self._snapshot
         pre = self.transform_.module  # the public-fitted input scaling travels with the exported model
         members = [m.module if isinstance(pre, nn.Identity) else nn.Sequential(pre, m.module) for m in snap.members]  # type: ignore[union-attr]
-        return snap.version, ServedEnsemble(members, self.aggregation_)  # type: ignore[union-attr]
+        how = "values" if self.is_regression_ else self.aggregation_
+        return snap.version, ServedEnsemble(members, how)  # type: ignore[union-attr]
 
     def _as_tensor(self, x: Any) -> torch.Tensor:
         """Inputs encoded for the backbone (numeric rows; texts are tokenised by an HF backbone's tokenizer), then
@@ -918,6 +939,8 @@ class ExactStrategy(IntegrityMixin):
 
     def predict_proba(self, x: Any) -> np.ndarray:
         """Aggregated class probabilities of the served shards, shape (n, C)."""
+        if self.is_regression_:
+            raise ConfigError("a regression model has no class probabilities: use predict() for its values")
         return aggregate(self.predict_logits(x), self.aggregation_).numpy()
 
     @property
@@ -931,7 +954,7 @@ class ExactStrategy(IntegrityMixin):
         return self._fallback
 
     def predict_served(self, x: Any, *, fallback: bool = True) -> tuple[np.ndarray, int, str]:
-        """``(probabilities, model version, guarantee)`` from one served snapshot.
+        """``(probabilities, model version, guarantee)`` from one served snapshot (values for regression).
 
         While every shard awaits retraining (a deletion storm), ``fallback`` answers from
         :attr:`public_fallback_` (guarantee ``exact:public-fallback``) instead of refusing.
@@ -941,25 +964,36 @@ class ExactStrategy(IntegrityMixin):
         t = self._as_tensor(x)
         if snap.members:  # type: ignore[union-attr]
             logits = [predict_logits(m.module, t) for m in snap.members]  # type: ignore[union-attr]
-            return aggregate(logits, self.aggregation_).numpy(), snap.version, "exact:ensemble"  # type: ignore[union-attr]
+            out = aggregate_values(logits) if self.is_regression_ else aggregate(logits, self.aggregation_)
+            return out.numpy(), snap.version, "exact:ensemble"  # type: ignore[union-attr]
         model = self.public_fallback_ if fallback else None
         if model is None:
             raise RetrainRequiredError(
                 "every shard is dead (all its layers saw deleted data): retrain required before serving"
             )
-        proba = torch.softmax(predict_logits(model, t), dim=1).numpy()
-        return proba, snap.version, "exact:public-fallback"  # type: ignore[union-attr]
+        out = predict_logits(model, t)
+        out = out.reshape(-1) if self.is_regression_ else torch.softmax(out, dim=1)
+        return out.numpy(), snap.version, "exact:public-fallback"  # type: ignore[union-attr]
 
     def predict(self, x: Any) -> np.ndarray:
+        """Predicted classes, or for regression the mean of the served shards' outputs (values, shape (n,))."""
+        if self.is_regression_:
+            return aggregate_values(self.predict_logits(x)).numpy()
         return self.predict_proba(x).argmax(axis=1)
 
     def predict_labels(self, x: Any) -> list[Any]:
         """Predicted class names when the model records declared label names, else class indices."""
-        names = self.config_.get("label_names")
+        names = None if self.is_regression_ else self.config_.get("label_names")
         pred = self.predict(x).tolist()
         return [names[i] for i in pred] if names else pred
 
     def score(self, data: IdDataset) -> float:
+        """Accuracy; for regression R² (1 − SSE/SST, scikit-learn's regressor score; 1 is perfect)."""
+        if self.is_regression_:
+            y = data.y.double().numpy()
+            sse = float(((self.predict(data.x) - y) ** 2).sum())
+            sst = float(((y - y.mean()) ** 2).sum())
+            return 1.0 - sse / sst if sst > 0 else float("nan")
         return float((self.predict(data.x) == data.y.numpy()).mean())
 
     # ------------------------------------------------------------------------------------------------

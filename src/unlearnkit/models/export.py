@@ -42,15 +42,16 @@ class ServedEnsemble(nn.Module):
 
     ``aggregation="mean"``: ``softmax(mean_i logits_i)``; ``"vote"``: the fraction of members whose arg-max is
     each class (the lowest index wins ties, as ``argmax`` does). A single-member ensemble with ``mean`` is the
-    member's softmax, which is how a monolithic model is exported.
+    member's softmax, which is how a monolithic model is exported. ``"values"`` (regression): the mean of the
+    members' one-wide outputs, shape (n,).
     """
 
     def __init__(self, members: Sequence[nn.Module], aggregation: str = "mean", *, copy_members: bool = True):
         super().__init__()
         if not members:
             raise ConfigError("nothing is served: every shard is dead (retrain before exporting)")
-        if aggregation not in ("mean", "vote"):
-            raise ConfigError(f"unknown aggregation {aggregation!r}; choose mean or vote")
+        if aggregation not in ("mean", "vote", "values"):
+            raise ConfigError(f"unknown aggregation {aggregation!r}; choose mean, vote or values")
         chosen = [copy.deepcopy(m) if copy_members else m for m in members]
         self.members = nn.ModuleList(chosen)
         self.aggregation = aggregation
@@ -59,6 +60,8 @@ class ServedEnsemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = torch.stack([m(x) for m in self.members])
+        if self.aggregation == "values":
+            return logits.mean(dim=0).reshape(-1)
         if self.aggregation == "mean":
             return torch.softmax(logits.mean(dim=0), dim=1)
         winners = torch.zeros_like(logits).scatter_(2, logits.argmax(dim=2, keepdim=True), 1.0)

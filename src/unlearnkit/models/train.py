@@ -29,14 +29,14 @@ def train_epochs(
 ) -> list[float]:
     """Train ``params`` with a fresh Adam for ``epochs``; returns the mean loss per epoch.
 
-    The loss is ``loss_fn(model(x), y)`` (cross-entropy by default) or ``compute_loss(x, y)`` when given
-    (a causal LM's next-token loss).
+    The loss is ``loss_fn(model(x), y)`` (cross-entropy by default; mean squared error on a one-wide output
+    for float targets, i.e. regression) or ``compute_loss(x, y)`` when given (a causal LM's next-token loss).
     """
     params = list(params)
     if not params or len(x) == 0 or epochs <= 0:
         return []
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    loss_fn = loss_fn or (regression_loss if is_regression_target(y) else nn.CrossEntropyLoss())
     model.train()
     history = []
     n = len(x)
@@ -53,6 +53,16 @@ def train_epochs(
         history.append(total / n)
     model.eval()
     return history
+
+
+def is_regression_target(y: torch.Tensor) -> bool:
+    """Float targets of shape (n,): regression (class labels are int64; soft labels are (n, C))."""
+    return y.is_floating_point() and y.ndim == 1
+
+
+def regression_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between a one-wide output ``(n, 1)`` and float targets ``(n,)``."""
+    return nn.functional.mse_loss(out.reshape(y.shape), y)
 
 
 @torch.no_grad()
