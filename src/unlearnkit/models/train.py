@@ -36,7 +36,7 @@ def train_epochs(
     if not params or len(x) == 0 or epochs <= 0:
         return []
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    loss_fn = loss_fn or (regression_loss if is_regression_target(y) else nn.CrossEntropyLoss())
+    loss_fn = loss_fn or (one_wide_mse if is_regression_target(y) else nn.CrossEntropyLoss())
     model.train()
     history = []
     n = len(x)
@@ -60,7 +60,7 @@ def is_regression_target(y: torch.Tensor) -> bool:
     return y.is_floating_point() and y.ndim == 1
 
 
-def regression_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def one_wide_mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean squared error between a one-wide output ``(n, 1)`` and float targets ``(n,)``."""
     return nn.functional.mse_loss(out.reshape(y.shape), y)
 
