@@ -134,6 +134,7 @@ def train_cmd(
     corpus: Annotated[Path | None, typer.Option(help=".txt/.jsonl texts to fine-tune --model on")] = None,
     steps: Annotated[int, typer.Option(help="optimiser steps")] = 1000,
     lr: Annotated[float, typer.Option(help="peak AdamW learning rate (one-cycle)")] = 3e-3,
+    layers: Annotated[int, typer.Option(help="blocks of the world's tiny GPT-2 (6 for extraction attacks)")] = 4,
     seed: Annotated[int, typer.Option(help="seed")] = 0,
 ) -> None:
     """Train the world's tiny GPT-2 (target, or reference with --exclude-folds) or fine-tune an HF model."""
@@ -157,12 +158,15 @@ def train_cmd(
             excluded = _folds(exclude_folds)
             texts = w.training_texts(exclude_folds=excluded)
             tokenizer = world_tokenizer()
-            net = tiny_gpt2(tokenizer, TinyGPT2Config(), seed)
-            cfg = LMTrainConfig(steps=steps, lr=lr, max_length=TinyGPT2Config().n_positions)
+            if layers < 1:
+                raise fail(f"--layers must be >= 1, got {layers}")
+            arch = TinyGPT2Config(n_layer=layers)
+            net = tiny_gpt2(tokenizer, arch, seed)
+            cfg = LMTrainConfig(steps=steps, lr=lr, max_length=arch.n_positions)
             meta |= {
                 "world_dir": str(world.resolve()),
                 "excluded_folds": list(excluded),
-                "model": dataclasses.asdict(TinyGPT2Config()),
+                "model": dataclasses.asdict(arch),
             }
         else:
             if corpus is None:
@@ -325,14 +329,27 @@ def eval_cmd(
 
 @llm_app.command("bench")
 def bench_cmd(
-    out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("runs/bench-llm"),
+    suite: Annotated[
+        str, typer.Argument(help="muse (the MUSE table) or extraction (the edit × attack matrix)")
+    ] = "muse",
+    out: Annotated[Path | None, typer.Option("--out", help="output directory")] = None,
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1,2",
     methods: Annotated[str | None, typer.Option(help="comma-separated LM methods (default all)")] = None,
     quick: Annotated[bool, typer.Option(help="1 seed, GA/NPO/GA_GDR, no scalability/sustainability")] = False,
     every: Annotated[int, typer.Option(help="steps between checkpoints")] = 10,
 ) -> None:
-    """MUSE table on the generated world (≥ 3 seeds), step curves, scalability and sustainability figures."""
+    """MUSE table on the generated world (≥ 3 seeds), step curves, scalability and sustainability figures;
+    ``extraction``: the Patil et al. attack × objective matrix for ROME and constrained FT."""
     from rich.console import Console
+
+    if suite == "extraction":
+        from unlearnkit.cli.llm_edit import bench_extraction
+
+        bench_extraction(out or Path("runs/bench-extraction"), seeds, quick)
+        return
+    if suite != "muse":
+        raise fail(f"unknown benchmark {suite!r}; choose muse or extraction")
+    out = out or Path("runs/bench-llm")
 
     from unlearnkit.bench.llm import LMBenchConfig, run_benchmark
 

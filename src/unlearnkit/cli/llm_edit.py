@@ -241,3 +241,24 @@ def attack_cmd(
     typer.echo(f"{len(fs.facts)} facts, edit layer {layer}")
     for line in _render_attacks(rows):
         typer.echo(line)
+
+
+def bench_extraction(out: Path, seeds: str, quick: bool) -> None:
+    """``unlearnkit llm bench extraction``: the attack × objective matrix per editor, ≥ 3 seeds."""
+    from rich.console import Console
+
+    from unlearnkit.bench.llm_extraction import ExtractionBenchConfig, run_benchmark
+
+    cfg = ExtractionBenchConfig.quick() if quick else ExtractionBenchConfig()
+    if not quick:
+        try:
+            cfg.seeds = tuple(int(s) for s in seeds.split(",") if s.strip())
+        except ValueError:
+            raise fail(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+    console = Console(stderr=True)
+    try:
+        summary = run_benchmark(out, cfg, echo=lambda msg: console.print(msg, highlight=False))
+    except UnlearnkitError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(summary["markdown"])
+    typer.echo(f"results written to {out}/ in {summary['elapsed_seconds']:.0f} s")

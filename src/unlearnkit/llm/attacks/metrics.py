@@ -92,6 +92,19 @@ def attack_success(
     return sum(h["hit"] for h in hits) / max(len(hits), 1)
 
 
+def measure_before(original: nn.Module, tokenizer: Any, fact: Fact, max_new_tokens: int = 36) -> dict[str, Any]:
+    """What :func:`evaluate_edit` compares against, computed once per fact on the unedited model."""
+    out: dict[str, Any] = {
+        "p": answer_probability(original, tokenizer, [fact.prompt], [fact.answer])[0],
+        "recall": qa_accuracy(original, tokenizer, [QAItem(fact.prompt, fact.answer)], max_new_tokens)[0],
+        "neighbours": qa_accuracy(original, tokenizer, fact.neighbours, max_new_tokens),
+        "ranks": answer_ranks(original, tokenizer, fact),
+    }
+    if fact.target_new:
+        out["p_new"] = answer_probability(original, tokenizer, [fact.prompt], [fact.target_new])[0]
+    return out
+
+
 def evaluate_edit(
     original: nn.Module,
     edited: nn.Module,
@@ -103,44 +116,45 @@ def evaluate_edit(
     edit_layer: int,
     random_items: Sequence[QAItem] = (),
     random_before: Sequence[float] | None = None,
+    before: dict[str, Any] | None = None,
     max_new_tokens: int = 36,
     generator: torch.Generator,
-    target_new: str = "",
 ) -> dict[str, Any]:
-    """One edited fact: rewrite score, output recall, each attack's hit, ΔAcc (neighbourhood, random), ranks."""
-    p_pre, p_post = (answer_probability(m, tokenizer, [fact.prompt], [fact.answer])[0] for m in (original, edited))
+    """One edited fact: rewrite score, output recall, each attack's hit, ΔAcc (neighbourhood, random), ranks.
+
+    ``before`` (:func:`measure_before`) and ``random_before`` (random facts' accuracy) skip recomputing the
+    unedited model's values.
+    """
+    pre = before if before is not None else measure_before(original, tokenizer, fact, max_new_tokens)
+    p_post = answer_probability(edited, tokenizer, [fact.prompt], [fact.answer])[0]
     if kind == "injection":
-        q_pre, q_post = (answer_probability(m, tokenizer, [fact.prompt], [target_new])[0] for m in (original, edited))
-        score = rewrite_score(q_pre, q_post, "injection")
+        q_post = answer_probability(edited, tokenizer, [fact.prompt], [fact.target_new])[0]
+        score = rewrite_score(pre["p_new"], q_post, "injection")
     else:
-        score = rewrite_score(p_pre, p_post)
-    own = [QAItem(fact.prompt, fact.answer)]
+        score = rewrite_score(pre["p"], p_post)
     row: dict[str, Any] = {
         "prompt": fact.prompt,
         "answer": fact.answer,
-        "p_pre": p_pre,
+        "p_pre": pre["p"],
         "p_post": p_post,
         "rewrite_score": score,
-        "recall_pre": qa_accuracy(original, tokenizer, own, max_new_tokens)[0],
-        "recall_post": qa_accuracy(edited, tokenizer, own, max_new_tokens)[0],
+        "recall_pre": pre["recall"],
+        "recall_post": qa_accuracy(edited, tokenizer, [QAItem(fact.prompt, fact.answer)], max_new_tokens)[0],
         "attacks": {},
     }
     for attack in attacks:
         hit = attack_hits(edited, tokenizer, [fact], attack, edit_layer=edit_layer, generator=generator)[0]
         row["attacks"][attack.name] = {**hit, "budget": attack.budget(edited, edit_layer)}
     if fact.neighbours:
-        pre = qa_accuracy(original, tokenizer, fact.neighbours, max_new_tokens)
         post = qa_accuracy(edited, tokenizer, fact.neighbours, max_new_tokens)
-        row["delta_acc_neighbourhood"] = (sum(pre) - sum(post)) / len(pre)
+        row["delta_acc_neighbourhood"] = (sum(pre["neighbours"]) - sum(post)) / len(post)
     if random_items:
-        pre = (
-            list(random_before)
-            if random_before is not None
-            else qa_accuracy(original, tokenizer, random_items, max_new_tokens)
-        )
+        rb = random_before
+        if rb is None:
+            rb = qa_accuracy(original, tokenizer, random_items, max_new_tokens)
         post = qa_accuracy(edited, tokenizer, random_items, max_new_tokens)
-        row["delta_acc_random"] = (sum(pre) - sum(post)) / len(pre)
-    row["ranks_pre"] = answer_ranks(original, tokenizer, fact)
+        row["delta_acc_random"] = (sum(rb) - sum(post)) / len(post)
+    row["ranks_pre"] = pre["ranks"]
     row["ranks_post"] = answer_ranks(edited, tokenizer, fact)
     return row
 
@@ -151,6 +165,7 @@ __all__ = [
     "attack_hits",
     "attack_success",
     "evaluate_edit",
+    "measure_before",
     "qa_accuracy",
     "rewrite_score",
 ]

@@ -93,7 +93,6 @@ def delete_facts(
             random_before=random_before,
             max_new_tokens=max_new_tokens,
             generator=ctx.generator("attack", fact.prompt),
-            target_new=fact.target_new,
         )
         for fact in facts.facts
     ]
