@@ -163,9 +163,9 @@ def test_ensemble_module_serves_the_mean_of_its_members() -> None:
     model.config = SimpleNamespace(n_positions=32)
     uniform = Bigram(len(tok), {})
     members = [SimpleNamespace(model=model), SimpleNamespace(model=uniform)]
-    fake = SimpleNamespace(
-        _members=lambda: (1, members),
-        _mean_logits=lambda ms, ids: torch.stack([m.model(input_ids=ids).logits for m in ms]).mean(0),
+    fake = SimpleNamespace(  # EnsembleLM's public surface: config and logits(input_ids)
+        config=model.config,
+        logits=lambda ids: torch.stack([m.model(input_ids=ids).logits for m in members]).mean(0),
     )
     ens = EnsembleModule(fake)
     ids = torch.tensor([[tok.convert_tokens_to_ids("is")]])

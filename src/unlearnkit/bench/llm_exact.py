@@ -4,9 +4,14 @@ The one rule of exact unlearning forbids a backbone trained on deletable text, s
 a tiny GPT-2 trained on a *public* corpus: people drawn from the same public word lists with another seed, none
 of whom is in the deletable world. S3T then trains LoRA slices (attention and MLP input projections) on the
 world's training texts, each text owned by its person; ``forget(owner=...)`` for every fold0 person deactivates
-each shard's layers that saw them, and the served ensemble (the mean of the alive shards' logits, as
-:class:`~unlearnkit.exact.EnsembleLM` generates) is evaluated on the same items and against the same Retrain
+each shard's layers that saw them, and the served ensemble (the mean of the alive shards' logits,
+:meth:`~unlearnkit.exact.EnsembleLM.logits`) is evaluated on the same items and against the same Retrain
 reference as every other row.
+
+Placement is owner-aware (every text of a person in one (shard, slice) cell, from a keyed hash of the person), and
+the model has 8 shards × 4 slices: forgetting fold0's 10 people cuts at most 10 of the 32 cells, so shards survive
+(a shard dies only when both of its orders' first slices are cut). With 3 shards × 2 slices every shard had seen
+one of them and nothing was served.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from unlearnkit.llm.training import train_lm
 from unlearnkit.llm.world import WorldModels, make_world, tiny_gpt2
 
 PUBLIC_SEED_OFFSET = 10_000
-S3T_SETTINGS = dict(shards=3, slices=2, budget=2, epochs=30, lr=1e-2, batch_size=32, lora_rank=8, lora_alpha=16.0)
+S3T_SETTINGS = dict(
+    shards=8, slices=4, budget=2, sharding="owner", epochs=30, lr=1e-2, batch_size=32, lora_rank=8, lora_alpha=16.0
+)
 TARGETS = ("attn.c_attn", "mlp.c_fc")
 
 
@@ -80,6 +87,7 @@ def s3t_row(wm: WorldModels, split: Any, evalset: Any, ref_logs: dict, seed: int
         receipts = [model.forget(owner=p.name) for p in wm.world.role("fold0")]
         forget_seconds = time.perf_counter() - t0
         served = model.served()
+        alive = sorted({m["shard"] for m in served})
         try:
             after = evaluate_lm(
                 adapter, wm.tokenizer, evalset, reference_logs=ref_logs, original=wm.target, metrics=list(TABLE_METRICS)
@@ -96,6 +104,8 @@ def s3t_row(wm: WorldModels, split: Any, evalset: Any, ref_logs: dict, seed: int
         "fit_seconds": fit_seconds,
         "public_base_seconds": base_seconds,
         "served_after_forget": served,
+        "shards_alive_after_forget": len(alive),
+        "shards": S3T_SETTINGS["shards"],
         "before_forget": before,
         "settings": {**S3T_SETTINGS, "targets": list(TARGETS)},
         **after,

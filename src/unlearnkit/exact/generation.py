@@ -39,6 +39,11 @@ class EnsembleLM:
     def tokenizer(self) -> Any:
         return self.model.spec_.tokenizer
 
+    @property
+    def config(self) -> Any:
+        """The causal LM's Hugging Face config (context length, vocabulary): the same for every shard, dead or alive."""
+        return base_of(self.model.template_).model.config
+
     def _members(self) -> tuple[int, list[nn.Module]]:
         snap = self.model._snapshot
         if not snap.members:

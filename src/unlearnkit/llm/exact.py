@@ -22,12 +22,10 @@ class EnsembleModule(nn.Module):
     def __init__(self, lm: Any) -> None:
         super().__init__()
         self.lm = lm
-        _, members = lm._members()
-        self.config = members[0].model.config
+        self.config = lm.config
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **_: Any) -> Any:
-        _, members = self.lm._members()
-        return SimpleNamespace(logits=self.lm._mean_logits(members, input_ids))
+        return SimpleNamespace(logits=self.lm.logits(input_ids))
 
 
 def is_exact_dir(directory: Path) -> bool:
