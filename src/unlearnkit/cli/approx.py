@@ -4,6 +4,10 @@
 by ``unlearnkit train --strategy standard``) and prints a receipt whose guarantee is *approximate*: the
 evidence is measured (UA/RA and a loss-attack AUC), never proven. ``unlearnkit eval DIR2 --original DIR
 --retrain DIR3`` prints the full metric table against a Retrain model made by ``--method retrain``.
+
+A regression model (``train --strategy standard --data diabetes``) takes the regression methods (``blindspot``,
+``gaussian_ft``, ``ft_regression``, ``retrain_regression``), a target range (``--forget-range LO:HI``) or ids
+or an owner, and reports the regression metrics (retain/forget/test MAE, loss-MIA AUC; gaps to Retrain in eval).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from unlearnkit.cli import app, bench_app, fail
 from unlearnkit.errors import UnlearnkitError
 
 QUICK_METRICS = ("ua", "ra", "ta", "loss_mia_auc")
+QUICK_REGRESSION = ("retain_mae", "forget_mae", "test_mae", "test_forget_mae", "reg_loss_mia_auc")
+LABELS = {"ua": "UA", "ra": "RA", "ta": "TA", "loss_mia_auc": "loss-MIA AUC", "reg_loss_mia_auc": "loss-MIA AUC"}
 
 
 def parse_set_values(values: list[str] | None) -> dict[str, Any]:
@@ -66,6 +72,23 @@ def _bundle(meta: dict[str, Any]):
         raise fail(f"cannot reload the training data {meta['data']}: {exc}") from None
 
 
+def _parse_range(text: str) -> list[float]:
+    """``"LO:HI"`` → ``[lo, hi]``; an empty side is unbounded (``":2"`` = at most 2, ``"3.5:"`` = at least 3.5)."""
+    import math
+
+    lo, sep, hi = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return [float(lo) if lo.strip() else -math.inf, float(hi) if hi.strip() else math.inf]
+    except ValueError:
+        raise fail(f"--forget-range expects LO:HI (either side may be empty), got {text!r}") from None
+
+
+def _is_regression(meta: dict[str, Any]) -> bool:
+    return meta.get("task") == "regression"
+
+
 def _split_from(bundle, forget: dict[str, Any]):
     """Rebuild the forget split recorded in a model's ``forget`` metadata (or given on the command line)."""
     from unlearnkit.data import scenarios
@@ -73,6 +96,11 @@ def _split_from(bundle, forget: dict[str, Any]):
     kind = forget["kind"]
     seed = int(forget.get("seed", 0))
     test = bundle.test
+    if kind == "range":
+        from unlearnkit.data.regression import range_forget
+
+        lo, hi = (float(v) for v in forget["value"])
+        return range_forget(bundle.train, lo, hi, test=test, seed=seed)
     if kind == "class":
         return scenarios.class_forget(bundle.train, int(forget["value"]), test=test, seed=seed)
     if kind == "random":
@@ -85,18 +113,33 @@ def _split_from(bundle, forget: dict[str, Any]):
 
 
 def _forget_spec(
-    forget_class: int | None, forget_fraction: float | None, forget_ids: str | None, owner: str | None, seed: int
+    forget_class: int | None,
+    forget_fraction: float | None,
+    forget_ids: str | None,
+    owner: str | None,
+    seed: int,
+    forget_range: str | None = None,
+    regression: bool = False,
 ) -> dict[str, Any]:
     given = {
         "class": forget_class,
         "random": forget_fraction,
         "ids": forget_ids,
         "owner": owner,
+        "range": forget_range,
     }
     chosen = {k: v for k, v in given.items() if v is not None}
     if len(chosen) != 1:
-        raise fail("give exactly one of --forget-class, --forget-fraction, --forget-ids, --owner")
+        raise fail("give exactly one of --forget-class, --forget-fraction, --forget-ids, --owner, --forget-range")
     kind, value = next(iter(chosen.items()))
+    if regression and kind == "class":
+        raise fail(
+            "--forget-class needs class labels; a regression model forgets a target range (--forget-range LO:HI)"
+        )
+    if not regression and kind == "range":
+        raise fail("--forget-range applies to regression models (float targets); this model is a classifier")
+    if kind == "range":
+        value = _parse_range(str(value))
     if kind == "ids":
         from unlearnkit.cli.exact import _parse_ids
 
@@ -117,6 +160,10 @@ def unlearn(
         str | None, typer.Option("--ids", "--forget-ids", help="forget these sample ids, e.g. 1,2,3")
     ] = None,
     owner: Annotated[str | None, typer.Option(help="forget every sample of this data subject")] = None,
+    forget_range: Annotated[
+        str | None,
+        typer.Option(help="regression: forget every sample whose target lies in LO:HI (an empty side is unbounded)"),
+    ] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="method config override key=value (repeatable)")
     ] = None,
@@ -126,8 +173,8 @@ def unlearn(
         typer.Option(
             "--calibrate",
             help="search the method's strength knobs against a target that needs no retrained model "
-            "(class: forget accuracy ≤ chance; random/owner: forget rows look held-out), on a validation part "
-            "of the retain set",
+            "(class: forget accuracy ≤ chance; random/owner/range: forget rows look held-out), on a validation "
+            "part of the retain set",
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the receipt as JSON")] = False,
@@ -135,7 +182,6 @@ def unlearn(
     """Approximately unlearn data from a standard model and save the edited model (receipt on stdout)."""
     from unlearnkit.approx._common import config_from_dict, config_to_dict
     from unlearnkit.context import RunContext
-    from unlearnkit.eval import evaluate_all
     from unlearnkit.models.io import save_model
     from unlearnkit.registry import get_method
 
@@ -145,16 +191,18 @@ def unlearn(
         info = get_method(method)
     except UnlearnkitError as exc:
         raise fail(str(exc)) from None
-    if info.task != "classification":
-        raise fail(f"method {method!r} is for {info.task}, not classification models")
     overrides = parse_set_values(set_)
     try:
         cfg = config_from_dict(info.cls.config_cls, overrides)
     except UnlearnkitError as exc:
         raise fail(f"--set: {exc}") from None
     model, spec, meta = _load_standard(model_dir)
+    regression = _is_regression(meta)
+    task = "regression" if regression else "classification"
+    if info.task != task:
+        raise fail(f"method {method!r} is for {info.task}, and {model_dir} is a {task} model")
     bundle = _bundle(meta)
-    forget = _forget_spec(forget_class, forget_fraction, forget_ids, owner, seed)
+    forget = _forget_spec(forget_class, forget_fraction, forget_ids, owner, seed, forget_range, regression)
     try:
         split = _split_from(bundle, forget)
     except UnlearnkitError as exc:
@@ -172,10 +220,11 @@ def unlearn(
     except UnlearnkitError as exc:
         raise fail(f"{method}: {exc}") from None
     calibration = result.metadata.get("calibration")
-    quick = evaluate_all(result.model, split, metrics=[m for m in QUICK_METRICS if split.test is not None or m == "ra"])
+    quick = _quick(result.model, split, regression)
     forget_hash = split.meta["forget_ids_hash"]
     # Retrain from scratch on D_r is exact; every other method edits the model and is approximate.
-    guarantee = "exact-retrain" if method == "retrain" else result.guarantee
+    exact = method in ("retrain", "retrain_regression")
+    guarantee = "exact-retrain" if exact else result.guarantee
     save_meta = {
         "data": meta["data"],
         "train": meta.get("train"),
@@ -225,7 +274,7 @@ def unlearn(
     from rich.console import Console
     from rich.panel import Panel
 
-    if method == "retrain":
+    if exact:
         headline = "[bold]guarantee:[/] [green]EXACT[/] (exact-retrain) — retrained from scratch without the data"
     else:
         headline = (
@@ -238,11 +287,23 @@ def unlearn(
         f"(ids hash {forget_hash[:12]}…)",
         f"runtime: {result.seconds:.3f} s, {result.steps} update steps",
         *(_calibration_lines(calibration) if calibration is not None else []),
-        "quick verification: "
-        + ", ".join(f"{k.upper() if k in ('ua', 'ra', 'ta') else 'loss-MIA AUC'} {v:.3f}" for k, v in quick.items()),
+        "quick verification: " + ", ".join(f"{LABELS.get(k, k)} {v:.3f}" for k, v in quick.items()),
         f"saved to {out}   (compare with Retrain: unlearnkit eval {out} --original {model_dir} --retrain DIR)",
     ]
     Console().print(Panel("\n".join(lines), title="approximate unlearning receipt", expand=False))
+
+
+def _quick(model: Any, split: Any, regression: bool) -> dict[str, float]:
+    """The receipt's measured evidence: UA/RA/TA and a loss-MIA AUC, or for regression the MAE on retain, forget
+    and test rows (and test rows in the forgotten range) and the loss-MIA AUC."""
+    if regression:
+        from unlearnkit.eval.regression import evaluate_regression
+
+        values = evaluate_regression(model, split)
+        return {k: values[k] for k in QUICK_REGRESSION if k in values}
+    from unlearnkit.eval import evaluate_all
+
+    return evaluate_all(model, split, metrics=[m for m in QUICK_METRICS if split.test is not None or m == "ra"])
 
 
 def _calibration_lines(cal: dict[str, Any]) -> list[str]:
@@ -276,24 +337,32 @@ def eval_(
     except UnlearnkitError as exc:
         raise fail(str(exc)) from None
     orig_model = ref_model = None
+    orig_meta: dict[str, Any] = {}
+    ref_meta: dict[str, Any] = {}
     if original is not None:
-        orig_model, _, _ = _load_standard(original)
+        orig_model, _, orig_meta = _load_standard(original)
     if retrain is not None:
         ref_model, _, ref_meta = _load_standard(retrain)
         if ref_meta.get("forget_ids_hash") not in (None, meta.get("forget_ids_hash")):
             raise fail(f"{retrain}: its forget set differs from {model_dir}'s (forget-set hashes do not match)")
-        if ref_meta.get("method") not in (None, "retrain"):
+        if ref_meta.get("method") not in (None, "retrain", "retrain_regression"):
             raise fail(f"{retrain}: made by method {ref_meta.get('method')!r}, not retrain")
+    regression = _is_regression(meta)
+    for path, other in ((original, orig_meta), (retrain, ref_meta)):
+        if path is not None and _is_regression(other) != regression:
+            raise fail(f"{path}: a {'regression' if not regression else 'classification'} model, unlike {model_dir}")
+    evaluate: Any = evaluate_all
+    if regression:  # the same keywords, the regression metrics
+        from unlearnkit.eval.regression import evaluate_regression as evaluate
     seconds = (meta.get("unlearn") or {}).get("seconds")
-    rows = {"unlearned": evaluate_all(model, split, reference=ref_model, original=orig_model, seconds=seconds)}
+    rows = {"unlearned": evaluate(model, split, reference=ref_model, original=orig_model, seconds=seconds)}
     if orig_model is not None:
-        rows["original"] = evaluate_all(orig_model, split, reference=ref_model, original=orig_model)
+        rows["original"] = evaluate(orig_model, split, reference=ref_model, original=orig_model)
     if ref_model is not None:
-        ref_seconds = None
-        rows["retrain"] = evaluate_all(ref_model, split, reference=ref_model, original=orig_model, seconds=ref_seconds)
+        rows["retrain"] = evaluate(ref_model, split, reference=ref_model, original=orig_model)
         ref_unlearn = (ref_meta.get("unlearn") or {}) if retrain is not None else {}
         if ref_unlearn.get("seconds") is not None:
-            rows["retrain"]["rte"] = float(ref_unlearn["seconds"])
+            rows["retrain"]["reg_rte" if regression else "rte"] = float(ref_unlearn["seconds"])
     if as_json:
         typer.echo(
             json.dumps(
@@ -313,6 +382,7 @@ def eval_(
     if explain:
         table.add_column("meaning")
     first = ["ua", "ra", "ta", "ta_forget_class", "mia_efficacy", "mia_entropy_ssd", "avg_gap", "rte"]
+    first += ["retain_mae", "forget_mae", "test_mae", "test_forget_mae", "reg_avg_gap", "reg_rte"]
     names = sorted({k for r in rows.values() for k in r}, key=lambda k: (first.index(k) if k in first else 99, k))
     for name in names:
         info = get_metric(name)

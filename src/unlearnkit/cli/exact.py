@@ -84,7 +84,13 @@ def train(
     strategy: Annotated[
         str, typer.Option(help="s3t | sisa | retrain | standard (monolithic, for approximate)")
     ] = "s3t",
-    data: Annotated[str, typer.Option(help="digits | mnist1d | synthetic | a CSV/Parquet file")] = "digits",
+    data: Annotated[
+        str,
+        typer.Option(
+            help="digits | mnist1d | synthetic | a CSV/Parquet file; regression: digits_reg | diabetes | friedman | "
+            "timeseries"
+        ),
+    ] = "digits",
     public: Annotated[str | None, typer.Option(help="CSV/Parquet of public (never deletable) samples")] = None,
     public_fraction: Annotated[float | None, typer.Option(help="public share of a built-in dataset")] = None,
     classes: Annotated[
@@ -98,7 +104,7 @@ def train(
     prior: Annotated[str | None, typer.Option(help="BMS deletion prior per slice, e.g. 0.1,0.2,0.3,0.4")] = None,
     mode: Annotated[str, typer.Option(help="SISA serving after a deletion: retrain | rollback")] = "retrain",
     aggregation: Annotated[str | None, typer.Option(help="mean (logit average) | vote")] = None,
-    arch: Annotated[str, typer.Option(help="resmlp | transformer")] = "resmlp",
+    arch: Annotated[str, typer.Option(help="resmlp | transformer (standard regression: mlp | cnn)")] = "resmlp",
     epochs: Annotated[int | None, typer.Option(help="epochs per stage (standard: total epochs)")] = None,
     lr: Annotated[float | None, typer.Option(help="learning rate")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
@@ -183,12 +189,13 @@ def train(
     ):
         model.fit(bundle.train, bundle.public, directory=target, db_url=db)
     acc = model.score(bundle.test) if bundle.test is not None else None
+    score_name = "test R²" if model.is_regression_ else "test accuracy"
     fitted = model.public_fit_
     payload = {
         "directory": str(target),
         "strategy": strategy,
         "seconds": round(time.perf_counter() - t0, 3),
-        "test_accuracy": acc,
+        "test_r2" if model.is_regression_ else "test_accuracy": acc,
         "backbone": model.backbone_description_,
         "label_set": fitted["label_set"],
         "scaling": {k: v for k, v in fitted["scaling"].items() if k not in ("mean", "std")},
@@ -201,9 +208,11 @@ def train(
         payload,
         [
             f"{strategy} model written to {target} in {payload['seconds']:.1f}s"
-            + (f", test accuracy {acc:.3f}" if acc is not None else ""),
+            + (f", {score_name} {acc:.3f}" if acc is not None else ""),
             f"backbone: {model.backbone_description_}",
-            f"label set: {fitted['label_set']['num_classes']} classes ({fitted['label_set']['source']})",
+            "targets: regression (one output, the mean of the shards'; no label set)"
+            if model.is_regression_
+            else f"label set: {fitted['label_set']['num_classes']} classes ({fitted['label_set']['source']})",
             "inputs: "
             + (
                 f"standardised with {scaling['fitted_on']} statistics"
@@ -269,16 +278,24 @@ def _train_standard(
     from unlearnkit.context import RunContext
     from unlearnkit.models import ModelSpec
     from unlearnkit.models.io import save_model
+    from unlearnkit.models.regression import REGRESSION_ARCHS, RegressorSpec, fit_regressor
+    from unlearnkit.models.regression import predict as predict_values
     from unlearnkit.models.standard import fit_standard
 
-    spec = ModelSpec(arch=arch, in_features=bundle.num_features, num_classes=bundle.num_classes)
     kwargs = {k: v for k, v in {"epochs": epochs, "lr": lr}.items() if v is not None}
-    model, hyper = fit_standard(bundle, spec, ctx=RunContext(seed=seed), **kwargs)
+    if bundle.train.is_regression:  # Blindspot / Gaussian FT's models: an MLP, or the CNN for image rows
+        spec: Any = RegressorSpec(arch=arch if arch in REGRESSION_ARCHS else "mlp", in_features=bundle.num_features)
+        model, hyper = fit_regressor(bundle.train, spec, seed=seed, **kwargs)
+        if bundle.test is not None:
+            hyper["test_mae"] = float((predict_values(model, bundle.test.x) - bundle.test.y).abs().mean())
+    else:
+        spec = ModelSpec(arch=arch, in_features=bundle.num_features, num_classes=bundle.num_classes)
+        model, hyper = fit_standard(bundle, spec, ctx=RunContext(seed=seed), **kwargs)
     data_meta: dict[str, Any] = {"spec": data, "seed": seed, "public": public, "public_fraction": public_fraction}
     if num_classes is not None:
         data_meta["num_classes"] = num_classes
     save_model(out, model, spec, meta={"data": data_meta, "train": hyper})
-    accs = {k: v for k, v in hyper.items() if "acc" in k}
+    accs = {k: v for k, v in hyper.items() if "acc" in k or k.endswith("_mae")}
     _emit(
         as_json,
         {"directory": str(out), "strategy": "standard", **accs},
@@ -460,7 +477,8 @@ def predict(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write ``id, prediction, p_0 … p_{C-1}`` for every row of ``--data`` (text files for HF text models)."""
+    """Write ``id, prediction, p_0 … p_{C-1}`` for every row of ``--data`` (text files for HF text models); a
+    regression model writes ``id, prediction`` (the predicted value)."""
     import numpy as np
     import torch
 
@@ -468,6 +486,7 @@ def predict(
 
     names = None
     version = None
+    values = None  # regression: predicted values instead of class probabilities
     if (directory / "backbone").is_dir():  # a Hugging Face backbone: rows are texts (or an image folder)
         strategy = _load(directory, db)
         try:
@@ -490,25 +509,36 @@ def predict(
         from unlearnkit.models.train import predict_logits
 
         rows = load_table(data, require_label=False)
-        model, spec, _ = load_model(directory)
+        model, spec, meta = load_model(directory)
         if rows.num_features != spec.in_features:
             raise fail(f"{data}: {rows.num_features} features, the model expects {spec.in_features}")
-        proba = torch.softmax(predict_logits(model, rows.x), dim=1).numpy()
+        if meta.get("task") == "regression":
+            values = predict_logits(model, rows.x).reshape(-1).numpy()
+        else:
+            proba = torch.softmax(predict_logits(model, rows.x), dim=1).numpy()
     else:
         rows = load_table(data, require_label=False)
         strategy = _load(directory, db)
         try:
-            proba = strategy.predict_proba(rows.x)
+            if strategy.is_regression_:
+                values = strategy.predict(rows.x)
+            else:
+                proba = strategy.predict_proba(rows.x)
             version = strategy.model_version
         finally:
             strategy.close()
     tmp = out.with_name(f".{out.name}.tmp")
     with tmp.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["id", "prediction", *[f"p_{c}" for c in range(proba.shape[1])]])
-        for i, p in zip(rows.external_ids or rows.id_list(), proba, strict=True):
-            k = int(np.argmax(p))
-            w.writerow([i, names[k] if names else k, *[f"{v:.6f}" for v in p]])
+        ids = rows.external_ids or rows.id_list()
+        if values is not None:
+            w.writerow(["id", "prediction"])
+            w.writerows([i, f"{float(v):.6f}"] for i, v in zip(ids, values, strict=True))
+        else:
+            w.writerow(["id", "prediction", *[f"p_{c}" for c in range(proba.shape[1])]])
+            for i, p in zip(ids, proba, strict=True):
+                k = int(np.argmax(p))
+                w.writerow([i, names[k] if names else k, *[f"{v:.6f}" for v in p]])
     tmp.replace(out)
     _emit(
         as_json,

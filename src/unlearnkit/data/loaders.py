@@ -283,14 +283,23 @@ def resolve_data(
     public_fraction: float | None = None,
     num_classes: int | None = None,
 ) -> DataBundle:
-    """A built-in dataset name or a file path, with an optional public file.
+    """A built-in dataset name, a regression set's name, or a file path, with an optional public file.
 
     The label set is, in order: ``num_classes`` (declared), the built-in dataset's own, or the public file's
     labels (never deletable). A training file with neither gets an *inferred* label set, which is fine for a
-    monolithic model but refused by exact strategies.
+    monolithic model but refused by exact strategies. The regression sets
+    (:data:`~unlearnkit.data.regression.REGRESSION_DATASETS`) have float targets and no label set.
     """
     if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
         raise DataError(f"the class count must be a positive integer, got {num_classes!r}")
+    from unlearnkit.data.regression import REGRESSION_DATASETS, load_regression
+
+    if spec in REGRESSION_DATASETS:
+        if num_classes is not None or public is not None or public_fraction is not None:
+            raise DataError(
+                f"{spec} is a regression set (float targets): --classes/--public/--public-fraction do not apply"
+            )
+        return load_regression(spec, seed)
     if spec in BUILTIN:
         bundle = load_builtin(spec, seed=seed, public_fraction=public_fraction)
         if num_classes is not None and num_classes != bundle.num_classes:

@@ -52,28 +52,41 @@ def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
 def save_model(
     directory: str | Path,
     model: nn.Module,
-    spec: ModelSpec,
+    spec: Any,
     meta: dict[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Save a monolithic model (weights + spec + metadata) atomically."""
+    """Save a monolithic model (weights + spec + metadata) atomically.
+
+    ``spec`` is a :class:`ModelSpec` (a classifier) or a :class:`~unlearnkit.models.regression.RegressorSpec`
+    (recorded with ``"task": "regression"``).
+    """
+    from unlearnkit.models.regression import RegressorSpec
+
+    task = {"task": "regression"} if isinstance(spec, RegressorSpec) else {}
     with atomic_dir(directory, overwrite=overwrite) as tmp:
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / MODEL_FILE))
         (tmp / META_FILE).write_text(
-            json.dumps({"kind": "standard", "spec": spec.to_dict(), **(meta or {})}, indent=2, sort_keys=True)
+            json.dumps({"kind": "standard", "spec": spec.to_dict(), **(meta or {}), **task}, indent=2, sort_keys=True)
         )
     return Path(directory)
 
 
-def load_model(directory: str | Path) -> tuple[nn.Module, ModelSpec, dict[str, Any]]:
-    """Load what :func:`save_model` wrote: ``(model, spec, metadata)``."""
+def load_model(directory: str | Path) -> tuple[nn.Module, Any, dict[str, Any]]:
+    """Load what :func:`save_model` wrote: ``(model, spec, metadata)`` (a regressor when ``task`` says so)."""
     d = Path(directory)
     if not (d / META_FILE).is_file() or not (d / MODEL_FILE).is_file():
         raise DataError(f"{d}: not a monolithic model directory (no {META_FILE}/{MODEL_FILE})")
     meta = json.loads((d / META_FILE).read_text())
-    spec = ModelSpec(**meta["spec"])
-    model = build_model(spec)
+    if meta.get("task") == "regression":
+        from unlearnkit.models.regression import RegressorSpec, build_regressor
+
+        spec: Any = RegressorSpec(**meta["spec"])
+        model = build_regressor(spec)
+    else:
+        spec = ModelSpec(**meta["spec"])
+        model = build_model(spec)
     model.load_state_dict(load_file(str(d / MODEL_FILE)))
     model.eval()
     return model, spec, meta
