@@ -4,14 +4,17 @@ For each task (a pruned + unlearned digits classifier, a pruned + unlearned tiny
 :mod:`unlearnkit.bench.recovery_tasks`), seed and budget (2–20% of the pool), every variant selects from the same
 pool, fine-tunes a copy of the damaged model and is measured (no guard, so leaks are visible):
 
-- ``none``: the damaged model; ``random``: B uniformly; ``uniform``: equal budget per cluster, random within;
+- ``none``: the damaged model; ``random``: B uniformly (``random+filter``: from what the filters keep);
+  ``uniform``: equal budget per cluster, random within;
 - ``paser``: the paper — CDS allocation, top IES within clusters, the Concept Consistency Graph (texts);
 - ``paser+filter``: the same behind the forget-aware filters (near-duplicate, forget concepts);
 - ``paser-rnd`` / ``paser-rnd+filter``: CDS allocation with random choice within clusters (the library default).
 
 Recovery ratio = (u − u_damaged) / (u_reference − u_damaged); forget leak = forget accuracy after − before;
-``planted`` counts selected copies/paraphrases of forget records. PASER's direction ("beats random at equal
-budget") is decided per (task, budget) by the number of seeds on which it holds.
+``planted`` counts selected copies/paraphrases of forget records; ``top_share`` is the share of the selection
+taken by its most frequent group (class for digits, skill or "fact" for the LM) and ``ari`` the adjusted Rand
+index of the clusters against those groups. PASER's direction ("beats random at equal budget") is decided per
+(task, budget) by the number of seeds on which it holds.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +38,7 @@ log = logging.getLogger(__name__)
 FILTERS = ("duplicate", "concept")
 VARIANTS: dict[str, dict[str, Any]] = {
     "random": {"strategy": "random", "filters": ()},
+    "random+filter": {"strategy": "random", "filters": FILTERS},
     "uniform": {"strategy": "uniform", "filters": ()},
     "paser": {"strategy": "paser", "within": "top", "ccg": True, "filters": ()},
     "paser+filter": {"strategy": "paser", "within": "top", "ccg": True, "filters": FILTERS},
@@ -84,6 +89,14 @@ def gradient_diagnostic(task: RecoveryTask) -> dict[str, Any]:
     }
 
 
+def _ari(task: RecoveryTask, labels: list[int]) -> float | None:
+    if not labels or not task.groups:
+        return None
+    from sklearn.metrics import adjusted_rand_score
+
+    return float(adjusted_rand_score([task.groups.get(i, "?") for i in task.candidates.ids], labels))
+
+
 def run_task(task: RecoveryTask, cfg: RecoveryBenchConfig) -> dict[str, Any]:
     s = task.subject
     u_ref, u_dmg = task.utility(task.reference), task.utility(task.damaged)
@@ -105,6 +118,7 @@ def run_task(task: RecoveryTask, cfg: RecoveryBenchConfig) -> dict[str, Any]:
                 enforce_guard=False,
             )  # fmt: skip
             u = task.utility(res.model)
+            counts = Counter(task.groups.get(i, "?") for i in res.selection.ids)
             f = s.forget_metrics(res.model, task.forget)
             rows.append(
                 {
@@ -121,6 +135,10 @@ def run_task(task: RecoveryTask, cfg: RecoveryBenchConfig) -> dict[str, Any]:
                     "filters": {k: v["rejected"] for k, v in res.selection.filters.items()},
                     "ccg_rejected": res.selection.ccg_rejected,
                     "silhouette": (res.selection.clustering or {}).get("silhouette"),
+                    "ari": _ari(task, res.selection.labels),
+                    "groups": dict(counts),
+                    "top_share": max(counts.values()) / max(sum(counts.values()), 1) if counts else 0.0,
+                    "guard_reasons": res.guard.reasons if res.guard else [],
                     "seconds": time.perf_counter() - t0,
                 }
             )

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-ORDER = ("none", "random", "uniform", "paser", "paser+filter", "paser-rnd", "paser-rnd+filter")
+ORDER = ("none", "random", "random+filter", "uniform", "paser", "paser+filter", "paser-rnd", "paser-rnd+filter")
 
 
 def _by(result: dict[str, Any]) -> dict[tuple[str, str, float], list[dict[str, Any]]]:
@@ -34,10 +34,12 @@ def claims(result: dict[str, Any]) -> list[dict[str, Any]]:
     tasks = sorted({t for t, _, _ in by})
     for task in tasks:
         budgets = sorted({b for t, _, b in by if t == task})
-        for variant in ("paser", "paser-rnd", "paser-rnd+filter"):
+        pairs = (("paser", "random"), ("paser-rnd", "random"), ("paser+filter", "random+filter"),
+                 ("paser-rnd+filter", "random+filter"))  # fmt: skip
+        for variant, baseline in pairs:
             for b in budgets:
                 mine = {r["seed"]: r["utility"] for r in by.get((task, variant, b), [])}
-                rnd = {r["seed"]: r["utility"] for r in by.get((task, "random", b), [])}
+                rnd = {r["seed"]: r["utility"] for r in by.get((task, baseline, b), [])}
                 seeds = sorted(set(mine) & set(rnd))
                 if not seeds:
                     continue
@@ -46,6 +48,7 @@ def claims(result: dict[str, Any]) -> list[dict[str, Any]]:
                     {
                         "task": task,
                         "variant": variant,
+                        "baseline": baseline,
                         "budget": b,
                         "seeds": len(seeds),
                         "wins": wins,
@@ -95,6 +98,24 @@ def write_report(result: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
             lines.append(
                 f"| {v} | " + " | ".join(cells) + f" | {lm:+.3f} ± {ls:.3f} | {dm:+.2f} ± {ds:.2f} | {planted} |"
             )
+        mid = min(budgets, key=lambda b: abs(b - 0.05))
+        lines += [
+            "",
+            f"At {mid:.0%}: share of the selection taken by its largest group (class / skill), clusters' ARI "
+            "against those groups, and seeds on which the guard (ε 0.05 on forget accuracy) would accept:",
+            "",
+            "| variant | largest-group share | ARI | guard accepts |",
+            "|---|---|---|---|",
+        ]
+        for v in ORDER[1:]:
+            rows = by.get((task, v, mid), [])
+            if not rows:
+                continue
+            sm, ss = _ms([r.get("top_share", math.nan) for r in rows])
+            am, _ = _ms([r["ari"] if r.get("ari") is not None else math.nan for r in rows])
+            acc = sum(bool(r.get("guard_accepts")) for r in rows)
+            ari = "–" if math.isnan(am) else f"{am:.2f}"
+            lines.append(f"| {v} | {sm:.2f} ± {ss:.2f} | {ari} | {acc}/{len(rows)} |")
         g = [r["gradient_filter"] for r in runs]
         lines += [
             "",
@@ -105,11 +126,11 @@ def write_report(result: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
             + " (per seed).",
             "",
         ]
-    lines += ["## PASER's direction: beats random at equal budget", "", "| task | variant | budget | seeds won | "
-              "mean utility diff | reproduced |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["## PASER's direction: beats random at equal budget", "", "| task | variant | vs | budget | seeds won | "
+              "mean utility diff | reproduced |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for c in cl:
         lines.append(
-            f"| {c['task']} | {c['variant']} | {c['budget']:.0%} | {c['wins']}/{c['seeds']} | "
+            f"| {c['task']} | {c['variant']} | {c['baseline']} | {c['budget']:.0%} | {c['wins']}/{c['seeds']} | "
             f"{c['mean_diff']:+.4f} | {'yes' if c['reproduced'] else 'no'} |"
         )
     (out_dir / "results.md").write_text("\n".join(lines) + "\n")

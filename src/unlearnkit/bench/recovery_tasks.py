@@ -46,6 +46,7 @@ class RecoveryTask:
     forget: Candidates
     utility_data: Any
     planted: set[str]
+    groups: dict[str, str] = field(default_factory=dict)  # candidate id -> its class / skill (diagnostics only)
     tokenizer: Any = None
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -104,6 +105,7 @@ def digits_task(
         name="planted",
     )
     pool = concat([split.retain, dup], name="candidates")
+    planted_ids = {str(i) for i in dup.ids.tolist()}
     keep = [c for c in range(train.num_classes) if c != forget_class]
     return RecoveryTask(
         "digits",
@@ -114,7 +116,11 @@ def digits_task(
         Candidates.from_dataset(pool),
         Candidates.from_dataset(split.forget),
         bundle.test,
-        {str(i) for i in dup.ids.tolist()},
+        planted_ids,
+        groups={
+            str(i): "planted" if str(i) in planted_ids else str(y)
+            for i, y in zip(pool.ids.tolist(), pool.y.tolist(), strict=True)
+        },
         meta={
             "forget_class": forget_class,
             "pruner": pruner,
@@ -239,6 +245,7 @@ def lm_task(
         forget,
         utility,
         {i for i in ids if i.startswith("planted")},
+        groups={i: k for i, k in zip(ids, kinds, strict=True)},
         tokenizer=tok,
         meta={
             "pruner": pruner,

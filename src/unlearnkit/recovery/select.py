@@ -89,6 +89,8 @@ class SelectionResult:
     filters: dict[str, dict[str, Any]] = field(default_factory=dict)
     clustering: dict[str, Any] | None = None
     ccg_rejected: int = 0
+    #: the cluster of every candidate (pool order); empty for ``random``. Not part of the record.
+    labels: list[int] = field(default_factory=list, repr=False)
 
     def record(self) -> dict[str, Any]:
         """JSON-ready, without ids (the manifest holds their keyed hashes)."""
@@ -243,6 +245,7 @@ def select(
         clusters=table,
         filters=outcomes,
         clustering=clustering.record(),
+        labels=labels.tolist(),
         ccg_rejected=ccg_rejected,
     )
 
