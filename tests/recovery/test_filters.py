@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 
 from unlearnkit.recovery import Candidates, ClassifierSubject
 from unlearnkit.recovery.filters import (
+    FILTERS,
     ConceptConsistencyGraph,
     ConceptDenyFilter,
     DuplicateFilter,
     FilterInputs,
     GradientAlignmentFilter,
+    get_filter,
     mine_concepts,
     rake_phrases,
 )
+from unlearnkit.registry import list_metrics
 
 
 def _rejected(task, outcome) -> set[str]:
@@ -76,3 +81,24 @@ def test_concept_consistency_graph_rejects_novel_co_occurrence() -> None:
     assert ccg.accept("red apple ; blue sky")  # one known concept with a new one: consistent
     assert not ccg.accept("green pear ; blue sky")  # both known, never together
     assert ccg.accept("green pear ; red apple")  # known together
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_filter_contract(name: str, digits) -> None:
+    """Every registered filter: one decision per candidate, deterministic, model untouched, keeps all without D_f."""
+    before = {k: v.clone() for k, v in digits.damaged.state_dict().items()}
+    filt = get_filter(name)()
+    args = (digits.candidates, digits.forget, digits.subject, digits.damaged)
+    a, b = filt(FilterInputs(*args)), filt(FilterInputs(*args))
+    assert a.keep.shape == (len(digits.candidates),) and a.keep.dtype == bool
+    assert np.array_equal(a.keep, b.keep) and set(a.reasons) == set(np.flatnonzero(~a.keep).tolist())
+    assert all(torch.equal(before[k], v) for k, v in digits.damaged.state_dict().items())
+    free = filt(FilterInputs(digits.candidates, None, digits.subject, digits.damaged))
+    assert free.keep.all()
+
+
+def test_recovery_metrics_are_registered() -> None:
+    infos = {m.name: m for m in list_metrics("recovery")}
+    assert infos["recovery_ratio"].higher_is_better and infos["forget_leak"].higher_is_better is False
+    assert infos["recovery_ratio"].fn(0.9, 0.5, 0.8) == pytest.approx(0.75)
+    assert infos["forget_leak"].fn(0.0, 0.25) == 0.25

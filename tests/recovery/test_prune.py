@@ -68,3 +68,10 @@ def test_bad_config_is_one_clear_error() -> None:
         PruneConfig(pattern="blocks")
     with pytest.raises(ConfigError):
         get_pruner("sparsegpt")
+
+
+def test_neuron_pattern_removes_whole_output_rows(digits) -> None:
+    res = get_pruner("magnitude")(PruneConfig(sparsity=0.25, pattern="neuron")).prune(digits.reference)
+    for _, m in prunable(res.model):
+        rows_zero = (weight_out_in(m) == 0).all(1)
+        assert int(rows_zero.sum()) == int(weight_out_in(m).shape[0] * 0.25)

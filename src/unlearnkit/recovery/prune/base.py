@@ -24,7 +24,7 @@ from unlearnkit.recovery._registry import lookup, registrar
 
 #: name -> pruner class; filled by :func:`register_pruner` (one file per pruner)
 PRUNERS: dict[str, type[Pruner]] = {}
-PATTERNS = ("unstructured", "row", "n:m")
+PATTERNS = ("unstructured", "row", "n:m", "neuron")
 
 
 _register = registrar(PRUNERS, "pruner")
@@ -41,10 +41,12 @@ def get_pruner(name: str) -> type[Pruner]:
 @dataclass(frozen=True)
 class PruneConfig(MethodConfig):
     """Sparsity and its pattern. ``row`` compares weights within each output row (Wanda's default group);
-    ``n:m`` keeps ``n`` of every ``m`` consecutive inputs per row (2:4 semi-structured, Wanda's Table 3)."""
+    ``n:m`` keeps ``n`` of every ``m`` consecutive inputs per row (2:4 semi-structured, Wanda's Table 3);
+    ``neuron`` is structured: whole output rows (neurons / channels) with the lowest summed score are zeroed,
+    shapes unchanged (LLM-Pruner-style structure without its dependency graph)."""
 
     sparsity: float = field(default=0.5, metadata={"help": "fraction of each prunable weight set to 0 [0, 1)"})
-    pattern: str = field(default="row", metadata={"help": "unstructured (per layer) | row | n:m"})
+    pattern: str = field(default="row", metadata={"help": "unstructured (per layer) | row | n:m | neuron"})
     n: int = field(default=2, metadata={"help": "weights kept per group of m (pattern n:m)"})
     m: int = field(default=4, metadata={"help": "group size (pattern n:m)"})
 
@@ -97,6 +99,12 @@ def mask_from_scores(scores: torch.Tensor, cfg: PruneConfig) -> torch.Tensor:
         keep = torch.ones_like(scores, dtype=torch.bool)
         if k:
             keep.scatter_(1, torch.argsort(scores, dim=1, stable=True)[:, :k], False)
+        return keep
+    if cfg.pattern == "neuron":
+        k = int(out_f * cfg.sparsity)
+        keep = torch.ones_like(scores, dtype=torch.bool)
+        if k:
+            keep[torch.argsort(scores.sum(1), stable=True)[:k]] = False
         return keep
     if in_f % cfg.m:
         raise ConfigError(f"n:m pruning needs input width divisible by m={cfg.m}, got {in_f}")
