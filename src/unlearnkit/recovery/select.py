@@ -47,7 +47,9 @@ class SelectConfig(MethodConfig):
     clusters: int = field(default=10, metadata={"help": "K, the number of clusters (PASER's --num_clusters)"})
     cluster_method: str = field(default="kmeans", metadata={"help": "kmeans | nmf (the paper's NMF of |EEᵀ|)"})
     neighbors: int = field(default=10, metadata={"help": "k of the kNN graph of the spectral embedding"})
-    embedder: str = field(default="hidden", metadata={"help": "hidden | raw (rows) | tfidf | sbert:PATH (texts)"})
+    embedder: str = field(
+        default="hidden", metadata={"help": "hidden | raw (rows) | tfidf | minilm | sbert:PATH (texts)"}
+    )
     within: str = field(default="random", metadata={"help": "random | weighted (∝ JSD) | top (IES, the paper)"})
     ccg: bool = field(default=False, metadata={"help": "PASER's Concept Consistency Graph (texts only)"})
     filters: tuple[str, ...] = field(

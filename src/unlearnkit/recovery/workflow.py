@@ -85,6 +85,8 @@ def recover_dir(
         raise DataError(f"{out}: already exists (choose another --out or remove it)")
     cfgs = split_overrides(overrides or {})
     src, ref = load_model_dir(model_dir), load_model_dir(reference_dir)
+    if src.meta.get("task") == "regression" or ref.meta.get("task") == "regression":
+        raise DataError("recovery works on classifiers and causal language models, not regression models")
     if src.kind != ref.kind:
         raise DataError(f"{reference_dir}: a {ref.kind} cannot be the reference of a {src.kind}")
     if src.kind == "classifier" and src.spec != ref.spec:
