@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import numpy as np
 import pytest
 
 from unlearnkit.errors import ConfigError
@@ -53,3 +54,18 @@ def test_manifest_holds_keyed_hashes_only(digits) -> None:
     assert not any(f"'{i}'" in text for i in digits.candidates.ids)  # no raw id anywhere
     unkeyed = build_manifest(res, digits.candidates, None)
     assert unkeyed["selected_id_hashes"] != expect and "sha256" in unkeyed["id_hash"]
+
+
+@pytest.mark.parametrize("within", ["weighted", "top"])
+def test_within_cluster_rules(digits, within: str) -> None:
+    cfg = SelectConfig(within=within, filters=())
+    args = (digits.subject, digits.reference, digits.damaged, digits.candidates, 40)
+    a, b = select(*args, config=cfg, seed=1), select(*args, config=cfg, seed=1)
+    assert a.ids == b.ids and len(a.ids) == 40
+    if within == "top":  # the greedy rule takes each cluster's highest-JSD rows (rows cost the same)
+        jsd = digits.subject.divergence(digits.reference, digits.damaged, digits.candidates)
+        labels = np.asarray(a.labels)
+        for c in set(labels[a.positions].tolist()):
+            members = np.flatnonzero(labels == c)
+            chosen = [p for p in a.positions if labels[p] == c]
+            assert jsd[chosen].min() >= np.sort(jsd[members])[::-1][len(chosen) - 1] - 1e-12
