@@ -2,9 +2,10 @@
 
 A recovery fine-tune is exactly the operation of a relearning attack (Hu et al., arXiv 2406.13356), so its
 result is checked before it replaces anything: the forget accuracy (classifiers: accuracy on D_f; LMs:
-teacher-forced exact match of D_f's responses, every response token the argmax) may rise by at most ``epsilon``; optionally the forget loss may
-fall by at most ``max_loss_drop`` (relative), and held-out utility must improve. A rejected recovery is
-rolled back: :func:`unlearnkit.recovery.recover` returns the input model untouched and the CLI writes nothing.
+teacher-forced exact match of D_f's responses, every response token the argmax) may rise by at most
+``epsilon``; optionally the forget loss may fall by at most ``max_loss_drop`` (relative), and held-out utility
+must improve. A rejected recovery is rolled back: :func:`unlearnkit.recovery.recover` returns the input model
+untouched and the CLI writes nothing.
 """
 
 from __future__ import annotations
