@@ -79,7 +79,8 @@ def s3t_row(wm: WorldModels, split: Any, evalset: Any, ref_logs: dict, seed: int
             name="world",
         )
         t0 = time.perf_counter()
-        model = S3T(backbone=bb, seed=seed, salt=f"bench-{seed}", **S3T_SETTINGS).fit(data, directory=work / "s3t")
+        settings = {**S3T_SETTINGS, "slices": min(S3T_SETTINGS["slices"], wm.model_config.n_layer)}  # ≤ LoRA layers
+        model = S3T(backbone=bb, seed=seed, salt=f"bench-{seed}", **settings).fit(data, directory=work / "s3t")
         fit_seconds = time.perf_counter() - t0
         adapter = EnsembleModule(EnsembleLM(model))
         before = evaluate_lm(adapter, wm.tokenizer, evalset, reference_logs=ref_logs, metrics=["knowmem_f", "privleak"])
@@ -105,9 +106,9 @@ def s3t_row(wm: WorldModels, split: Any, evalset: Any, ref_logs: dict, seed: int
         "public_base_seconds": base_seconds,
         "served_after_forget": served,
         "shards_alive_after_forget": len(alive),
-        "shards": S3T_SETTINGS["shards"],
+        "shards": settings["shards"],
         "before_forget": before,
-        "settings": {**S3T_SETTINGS, "targets": list(TARGETS)},
+        "settings": {**settings, "targets": list(TARGETS)},
         **after,
     }
 
