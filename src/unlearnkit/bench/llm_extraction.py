@@ -194,7 +194,10 @@ def run_benchmark(out_dir: Path, cfg: ExtractionBenchConfig, echo: Callable[[str
         "config": {
             **dataclasses.asdict(cfg),
             "cache_dir": str(cfg.cache_dir),
-            "editor_toy": {name: editor(name, toy=True).record()["config"] for name in cfg.editors},
+            "editor_toy": {
+                name: editor(name, toy=True, **cfg.editor_overrides.get(name, {})).record()["config"]
+                for name in cfg.editors
+            },
         },
         "environment": {
             "torch": torch.__version__,

@@ -141,6 +141,7 @@ def render_markdown(results: dict[str, Any], dirs: list[dict[str, Any]], figures
     first = seeds[0]
     budgets = ", ".join(f"{SHORT[a]} B = {b}" for a, b in first["budgets"].items())
     n_facts = [len(s["facts"]) for s in seeds]
+    paras = sorted({len(f["paraphrases"]) for s in seeds for f in s["facts"]})
     lines = [
         "# Extraction attacks on edited facts (Patil et al. at toy scale)",
         "",
@@ -149,7 +150,9 @@ def render_markdown(results: dict[str, Any], dirs: list[dict[str, Any]], figures
         "the target knows), each on its own from the clean target. Edited block "
         f"{first['edit_layer']} (first changed lens layer {first['edit_layer'] + 1}); attacked lens layers "
         f"{first['attack_layers']}; k = {cfg['k']}; {budgets}. The floor is each attack on the model retrained "
-        "without fold0's people. Accuracy = the answer in a 3-token greedy continuation. Mean ± std over seeds.",
+        "without fold0's people. Input Rephrasing samples on the world's question templates: "
+        f"{paras} paraphrase(s) per fact, so at most {max(paras or [0])} × samples candidates. Accuracy = the answer "
+        "in a 3-token greedy continuation. Mean ± std over seeds.",
         "",
         f"Editor settings (toy): {results['config']['editor_toy']}.",
         "",
