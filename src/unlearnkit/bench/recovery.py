@@ -8,7 +8,8 @@ pool, fine-tunes a copy of the damaged model and is measured (no guard, so leaks
   ``uniform``: equal budget per cluster, random within;
 - ``paser``: the paper — CDS allocation, top IES within clusters, the Concept Consistency Graph (texts);
 - ``paser+filter``: the same behind the forget-aware filters (near-duplicate, forget concepts);
-- ``paser-rnd`` / ``paser-rnd+filter``: CDS allocation with random choice within clusters (the library default).
+- ``paser-rnd`` / ``paser-rnd+filter``: CDS allocation with random choice within clusters (the library default);
+  ``paser-w+filter``: JSD-weighted choice within clusters; ``uniform+filter``: equal budget per cluster, filtered.
 
 Recovery ratio = (u − u_damaged) / (u_reference − u_damaged); forget leak = forget accuracy after − before;
 ``planted`` counts selected copies/paraphrases of forget records; ``top_share`` is the share of the selection
@@ -40,10 +41,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "random": {"strategy": "random", "filters": ()},
     "random+filter": {"strategy": "random", "filters": FILTERS},
     "uniform": {"strategy": "uniform", "filters": ()},
+    "uniform+filter": {"strategy": "uniform", "filters": FILTERS},
     "paser": {"strategy": "paser", "within": "top", "ccg": True, "filters": ()},
     "paser+filter": {"strategy": "paser", "within": "top", "ccg": True, "filters": FILTERS},
     "paser-rnd": {"strategy": "paser", "within": "random", "filters": ()},
     "paser-rnd+filter": {"strategy": "paser", "within": "random", "filters": FILTERS},
+    "paser-w+filter": {"strategy": "paser", "within": "weighted", "filters": FILTERS},
 }
 TRAIN = {
     "digits": RecoveryTrainConfig(epochs=15, lr=1e-3, batch_size=16),

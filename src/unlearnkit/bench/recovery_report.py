@@ -9,7 +9,18 @@ from typing import Any
 
 import numpy as np
 
-ORDER = ("none", "random", "random+filter", "uniform", "paser", "paser+filter", "paser-rnd", "paser-rnd+filter")
+ORDER = (
+    "none",
+    "random",
+    "random+filter",
+    "uniform",
+    "uniform+filter",
+    "paser",
+    "paser+filter",
+    "paser-rnd",
+    "paser-rnd+filter",
+    "paser-w+filter",
+)
 
 
 def _by(result: dict[str, Any]) -> dict[tuple[str, str, float], list[dict[str, Any]]]:
@@ -36,7 +47,8 @@ def claims(result: dict[str, Any]) -> list[dict[str, Any]]:
     for task in tasks:
         budgets = sorted({b for t, _, b in by if t == task})
         pairs = (("paser", "random"), ("paser-rnd", "random"), ("paser+filter", "random+filter"),
-                 ("paser-rnd+filter", "random+filter"))  # fmt: skip
+                 ("paser-rnd+filter", "random+filter"), ("paser-w+filter", "random+filter"),
+                 ("uniform+filter", "random+filter"))  # fmt: skip
         for variant, baseline in pairs:
             for b in budgets:
                 mine = {r["seed"]: r["utility"] for r in by.get((task, variant, b), [])}
