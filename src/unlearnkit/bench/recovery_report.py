@@ -146,7 +146,10 @@ def write_report(result: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
             + " (per seed).",
             "",
         ]
-    lines += ["## PASER's direction: beats random at equal budget", "", "| task | variant | vs | budget | seeds won | "
+    lines += ["## PASER's direction: beats random at equal budget", "",
+              "Filtered variants are compared with random selection from the same filtered pool; uniform+filter is "
+              "the ablation without CDS weighting. reproduced: yes = most seeds win and the mean gain is positive, "
+              "mixed = the two disagree.", "", "| task | variant | vs | budget | seeds won | "
               "mean utility diff | reproduced |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for c in cl:
         lines.append(
