@@ -48,7 +48,7 @@ def claims(result: dict[str, Any]) -> list[dict[str, Any]]:
         budgets = sorted({b for t, _, b in by if t == task})
         pairs = (("paser", "random"), ("paser-rnd", "random"), ("paser+filter", "random+filter"),
                  ("paser-rnd+filter", "random+filter"), ("paser-w+filter", "random+filter"),
-                 ("uniform+filter", "random+filter"))  # fmt: skip
+                 ("uniform+filter", "random+filter"), ("paser-rnd+filter", "uniform+filter"))  # fmt: skip
         for variant, baseline in pairs:
             for b in budgets:
                 mine = {r["seed"]: r["utility"] for r in by.get((task, variant, b), [])}
@@ -146,11 +146,16 @@ def write_report(result: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
             + " (per seed).",
             "",
         ]
-    lines += ["## PASER's direction: beats random at equal budget", "",
-              "Filtered variants are compared with random selection from the same filtered pool; uniform+filter is "
-              "the ablation without CDS weighting. reproduced: yes = most seeds win and the mean gain is positive, "
-              "mixed = the two disagree.", "", "| task | variant | vs | budget | seeds won | "
-              "mean utility diff | reproduced |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "## PASER's direction: beats random at equal budget",
+        "",
+        "Filtered variants are compared with random selection from the same filtered pool; uniform+filter is the "
+        "ablation without CDS weighting (its last rows: CDS weighting against it). reproduced: yes = most seeds "
+        "win and the mean gain is positive, mixed = the two disagree.",
+        "",
+        "| task | variant | vs | budget | seeds won | mean utility diff | reproduced |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for c in cl:
         lines.append(
             f"| {c['task']} | {c['variant']} | {c['baseline']} | {c['budget']:.0%} | {c['wins']}/{c['seeds']} | "
