@@ -31,7 +31,7 @@ def _state(model):
 
 
 def test_registries_list_the_editors_and_objectives() -> None:
-    assert {"rome", "constrained_ft"} <= set(editor_names())
+    assert {"rome", "memit", "constrained_ft"} <= set(editor_names())
     assert {
         "fact_erasure",
         "empty_response",
@@ -89,6 +89,36 @@ def test_rome_edits_linear_down_projections(tmp_path) -> None:
     delta = result.model.model.layers[0].mlp.down_proj.weight - model.model.layers[0].mlp.down_proj.weight
     assert result.changed == ["model.layers.0.mlp.down_proj.weight"]
     assert torch.linalg.matrix_rank(delta.double(), rtol=1e-6).item() == 1
+
+
+def test_memit_spreads_rank_one_updates_over_its_window() -> None:
+    transformers = pytest.importorskip("transformers")
+    from unlearnkit.llm.facts import Fact
+    from unlearnkit.llm.world import world_tokenizer
+
+    tok = world_tokenizer()
+    cfg = transformers.LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=32,
+    )
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(cfg).eval()
+    fact = Fact("anna berg was born in", "paris", subject="anna berg")
+    memit = editor("memit", layer=0, window=2, prefix_lengths=(), steps=5, v_weight_decay=0.0, mom2_update_weight=1e-3)
+    result = memit.edit(model, tok, fact, OBJECTIVES.build("fact_erasure"))
+    before, after = model.state_dict(), result.model.state_dict()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed == result.changed == [f"model.layers.{i}.mlp.down_proj.weight" for i in (0, 1)]
+    for name in changed:
+        delta = (after[name] - before[name]).double()  # small next to float32 weights: relative tolerance
+        assert torch.linalg.matrix_rank(delta, rtol=1e-3).item() == 1 and delta.abs().max() > 0
+    with pytest.raises(ConfigError, match="starts below layer 0"):
+        editor("memit", layer=0, window=3)
 
 
 @pytest.mark.parametrize("objective", sorted(OBJECTIVES.names()))

@@ -3,8 +3,9 @@
 Per seed: :func:`~unlearnkit.llm.world.world_models` trains a **6-layer** tiny GPT-2 on the generated world (the
 target) and the same model without fold0's people (the retrained reference), cached by config hash. The facts are
 fold0's birthplaces and jobs that the target knows (the paper's correctness filter); each is deleted *on its own*
-from the clean target (single-fact deletion) by every editor (ROME, constrained FT, their ``toy`` settings: block 1
-edited) × every objective (Error Injection, Empty Response, Fact Erasure and the three defenses), then attacked:
+from the clean target (single-fact deletion) by every editor (ROME, MEMIT, constrained FT, their ``toy``
+settings: block 1 edited; MEMIT's window 0–2) × every objective (Error Injection, Empty Response, Fact Erasure and
+the three defenses), then attacked:
 Head Projection and Probability Delta on lens layers 3–5 (after the edit), Input Rephrasing on the world's two
 question templates (never used in an edit), and their union. The **floor** is each attack on the retrained
 model, which never saw the facts. ΔAcc uses neighbours (other people with the same answer) and random retain2
@@ -52,7 +53,7 @@ ATTACK_ORDER = ("head_projection", "probability_delta", "input_rephrasing", "uni
 @dataclass
 class ExtractionBenchConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
-    editors: tuple[str, ...] = ("rome", "constrained_ft")
+    editors: tuple[str, ...] = ("rome", "memit", "constrained_ft")
     objectives: tuple[str, ...] = OBJECTIVE_ORDER
     facts: int = 10
     """Facts deleted per seed (fold0's known birthplaces and jobs, in world order)."""

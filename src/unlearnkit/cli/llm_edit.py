@@ -1,7 +1,7 @@
 """``unlearnkit llm edit`` and ``unlearnkit llm attack``: delete facts by editing, and attack the deletion.
 
 ``llm edit`` deletes facts (from the model's world, or a user's JSONL of prompt/answer/paraphrases) with a
-registered editor (``rome``, ``constrained_ft``) and objective (``fact_erasure``, ``empty_response``,
+registered editor (``rome``, ``memit``, ``constrained_ft``) and objective (``fact_erasure``, ``empty_response``,
 ``error_injection``, ``head_projection_defense``, ``max_entropy_defense``, ``input_rephrasing_defense``), writes
 the edited model atomically and prints an APPROXIMATE receipt with the attacks' results (Patil et al.: an edit
 hides the answer from the output, it does not remove it). ``llm attack`` runs the attacks on any model.
@@ -76,7 +76,7 @@ def _render_attacks(rows: dict[str, Any]) -> list[str]:
 def edit_cmd(
     model_dir: Annotated[str, typer.Argument(help="a model directory or hf:NAME_OR_PATH")],
     out: Annotated[Path, typer.Option("--out", help="model directory to create")],
-    editor_name: Annotated[str, typer.Option("--editor", "-e", help="rome | constrained_ft")] = "rome",
+    editor_name: Annotated[str, typer.Option("--editor", "-e", help="rome | memit | constrained_ft")] = "rome",
     objective_name: Annotated[
         str,
         typer.Option(

@@ -1,7 +1,8 @@
 """Editing a fact out of a causal LM (Patil et al., arXiv 2309.17410): editors × deletion objectives/defenses.
 
-- :mod:`.rome` — ROME (rank-one update of one MLP output projection); :mod:`.constrained_ft` — constrained
-  fine-tuning of that matrix. Both are methods registered with ``family="llm_edit"``.
+- :mod:`.rome` — ROME (rank-one update of one MLP output projection); :mod:`.memit` — MEMIT (the same kind
+  of update spread over a window of layers); :mod:`.constrained_ft` — constrained fine-tuning of that matrix.
+  All are methods registered with ``family="llm_edit"``.
 - :mod:`.objectives` — Empty Response, Fact Erasure, Error Injection and the Head-Projection, Max-Entropy and
   Input-Rephrasing defenses, registered in :data:`OBJECTIVES`.
 
@@ -24,7 +25,8 @@ def editor_names() -> list[str]:
 
 
 def editor(name: str, toy: bool = False, **overrides: Any) -> Editor:
-    """The registered editor ``name`` (``rome``, ``constrained_ft``), its ``toy`` settings when asked, + overrides."""
+    """The registered editor ``name`` (``rome``, ``memit``, ``constrained_ft``) with its ``toy`` settings when
+    asked, and ``overrides``."""
     from unlearnkit.approx._common import config_from_dict
     from unlearnkit.errors import ConfigError
     from unlearnkit.registry import get_method

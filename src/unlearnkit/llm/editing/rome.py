@@ -260,7 +260,10 @@ class ROME(Editor):
         fact: Fact,
         objective: Objective,
         templates: list[str],
+        hidden_norm_layer: int | None = None,
     ) -> tuple[torch.Tensor, float, list[dict[str, float]]]:
+        """Optimise δ (added to ``probe``'s module output at the subject's last token); its decay and clamp are
+        relative to that output's norm, or to the block output's (lens layer ``hidden_norm_layer``) for MEMIT."""
         cfg = self.config
         prompts = [t.format(p) for t in templates for p in objective.prompts(fact)]
         inputs = prompt_inputs(tokenizer, prompts)
@@ -279,8 +282,9 @@ class ROME(Editor):
                 kl_ref = lens_logprobs(model, kl_inputs, (), parts)[0]
         probe.at(inputs, pos, None)
         with torch.no_grad():  # v₀: W's output at the subject's last token of the first edit prompt
-            model(**inputs, use_cache=False)
-        v0_norm = float(probe.outputs[0, pos[0]].float().norm())
+            out = model(**inputs, use_cache=False, output_hidden_states=hidden_norm_layer is not None)
+        ref = probe.outputs if hidden_norm_layer is None else out.hidden_states[hidden_norm_layer]
+        v0_norm = float(ref[0, pos[0]].float().norm())
         opt = torch.optim.Adam([delta], lr=cfg.lr)
         history = []
         for step in range(cfg.steps):
