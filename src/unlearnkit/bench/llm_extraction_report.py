@@ -154,7 +154,8 @@ def render_markdown(results: dict[str, Any], dirs: list[dict[str, Any]], figures
         f"{paras} paraphrase(s) per fact, so at most {max(paras or [0])} × samples candidates. Accuracy = the answer "
         "in a 3-token greedy continuation. Mean ± std over seeds.",
         "",
-        f"Editor settings (toy): {results['config']['editor_toy']}.",
+        f"Editor settings (toy): {results['config']['editor_toy']}. An editor with a window (MEMIT) edits the "
+        "blocks around the edited block and writes its target after the last of them.",
         "",
     ]
     for editor in cfg["editors"]:
@@ -252,7 +253,14 @@ def figures(out: Path, results: dict[str, Any]) -> list[str]:
         axes[0][j].set_yscale("log")
         axes[0][j].set_ylabel("median answer rank + 1")
         axes[1][j].set_ylabel(f"share with the answer in the top-{k}")
-        axes[0][j].set_title(f"{editor} (edited block {seeds[0]['edit_layer']})")
+        ecfg = cfg.get("editor_toy", {}).get(editor, {})
+        layer = seeds[0]["edit_layer"]
+        if ecfg.get("window", 1) > 1:
+            lo = layer - (ecfg["window"] - 1) // 2
+            where = f"edited blocks {lo}–{lo + ecfg['window'] - 1}"
+        else:
+            where = f"edited block {layer}"
+        axes[0][j].set_title(f"{editor} ({where})")
     axes[0][-1].legend(fontsize=7, loc="best")
     fig.suptitle(f"Answer rank per logit-lens layer, seeds {', '.join(str(s['seed']) for s in seeds)}")
     paths = []
