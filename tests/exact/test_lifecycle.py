@@ -66,7 +66,7 @@ def test_forget_by_owner_and_receipt_contents(s3t, small_train):
     # replaced checkpoints that saw the data are gone from disk
     for c in s3t.store.checkpoints("purged"):
         assert not s3t.ckpt_.path(c.key).exists()
-    assert not set(ids) & set(s3t._read_data().id_list())
+    assert not set(ids) & set(s3t.held_ids())
 
 
 def test_all_shards_dead_raises_retrain_required(small_train, public, tmp_path, digits_bundle):
@@ -110,7 +110,7 @@ def test_audit_chain_detects_tampering(s3t, small_train):
     assert not report.ok and any("hash mismatch" in p for p in report.problems)
 
 
-@pytest.mark.parametrize("step", ["before_commit", "after_commit", "after_swap", "after_purge"])
+@pytest.mark.parametrize("step", ["before_commit", "after_commit", "after_swap", "mid_purge", "after_purge"])
 @pytest.mark.parametrize("kind", ["s3t", "sisa"])
 def test_interrupted_deletion_is_consistent_and_rerun_completes(
     kind, step, small_train, public, tmp_path, digits_bundle
@@ -130,20 +130,27 @@ def test_interrupted_deletion_is_consistent_and_rerun_completes(
     s.fault_injector = boom
     with pytest.raises(RuntimeError, match="injected"):
         s.forget(ids, request_id="req-1")
-    # store and served model agree with what a fresh process would load
+    # store and served model agree with what a fresh process would load (which finishes a committed purge)
     assert s.store.verify().ok
     fresh = load_strategy(s.directory)
     assert fresh.served() == s.served() and fresh.model_version == s.model_version
     if s.served():
         assert np.array_equal(fresh.predict_proba(digits_bundle.test.x), s.predict_proba(digits_bundle.test.x))
+    state = (s.store.get_request("req-1") or {}).get("state")
+    if step == "before_commit":
+        assert state is None  # nothing was written
+    elif kind == "s3t":
+        # one transaction received, committed and completed it: durable; the loader finished the file work
+        assert state == "completed" and fresh.verify().ok and not set(ids) & set(fresh.held_ids())
+    else:
+        assert state != "completed"  # SISA retrains before completing: the rerun resumes it
     fresh.close()
-    assert s.store.get_request("req-1")["state"] != "completed"
     s.fault_injector = None
     r = s.forget(ids, request_id="req-1")
     assert r.request_id == "req-1" and r.count == len(ids)
     assert s.store.get_request("req-1")["state"] == "completed"
     assert s.forget(ids, request_id="req-1").to_dict() == r.to_dict()  # idempotent
-    assert s.verify().ok and not set(ids) & set(s._read_data().id_list())
+    assert s.verify().ok and not set(ids) & set(s.held_ids())
     completions = [e for e in s.store.audit_events() if e["event_type"] == "request.completed"]
     assert len(completions) == 1
 

@@ -2,7 +2,8 @@
 
 ``S3T`` deactivates the LoRA layers that saw a sample; ``SISA`` rolls back or retrains a shard from the
 checkpoint before the sample's slice; ``Retrain`` retrains from scratch. All share one protocol: ``fit``,
-``forget(ids | owner) -> DeletionReceipt``, ``predict``, ``predict_proba``, ``save``, ``load``.
+``forget(ids | owner) -> DeletionReceipt``, ``forget_many([ForgetRequest, ...])`` (one commit for a group),
+``predict``, ``predict_proba``, ``save``, ``load``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from unlearnkit.errors import DataError
 from unlearnkit.exact.base import ExactStrategy
 from unlearnkit.exact.generation import EnsembleLM
+from unlearnkit.exact.lifecycle import ForgetRequest
 from unlearnkit.exact.retrain import Retrain
 from unlearnkit.exact.s3t import S3T
 from unlearnkit.exact.sisa import SISA
@@ -32,4 +34,4 @@ def load_strategy(directory: str | Path, db_url: str | None = None, **kwargs: ob
     return STRATEGIES[kind].load(d, db_url, **kwargs)  # type: ignore[arg-type]
 
 
-__all__ = ["S3T", "SISA", "STRATEGIES", "EnsembleLM", "ExactStrategy", "Retrain", "load_strategy"]
+__all__ = ["S3T", "SISA", "STRATEGIES", "EnsembleLM", "ExactStrategy", "ForgetRequest", "Retrain", "load_strategy"]

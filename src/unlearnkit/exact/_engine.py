@@ -1,5 +1,9 @@
 """Training tasks shared by every exact strategy: one picklable task per shard, free of shared state.
 
+A task carries ids and file paths, not data: it reads its rows from the held files itself
+(:func:`unlearnkit.exact.held.read_rows`, every row's tag checked) and sets the run's torch thread count, so it
+runs the same in this process, a process pool or a Ray worker.
+
 A *node* is a checkpoint reached by training along a prefix of a shard's slice order. Its tensors are the
 parameters it trained (S3T: one LoRA block + the head; SISA/Retrain: every LoRA block + the head). The model
 served at depth d of an order is the frozen backbone with the tensors of nodes ``order[:1] … order[:d]``
@@ -10,10 +14,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
+from unlearnkit.exact.held import HeldSpec, PurgedRowError, SliceRef, read_rows
 from unlearnkit.models.backbones import Backbone
 from unlearnkit.models.lora import (
     LoraSpec,
@@ -34,11 +40,10 @@ Tensors = dict[str, torch.Tensor]
 
 @dataclass
 class NodeJob:
-    """Train the node at ``prefix`` on ``x``/``y`` (its cumulative slices, in id order)."""
+    """Train the node at ``prefix`` on the rows of ``slices`` (its cumulative slices, read in id order)."""
 
     prefix: Prefix
-    x: torch.Tensor
-    y: torch.Tensor
+    slices: list[SliceRef]
     layers: list[int]  # model layers whose LoRA this node trains
     fresh: bool  # initialise those LoRA modules from `seed` (else continue from the parent)
     epochs: int
@@ -55,6 +60,13 @@ class ShardTask:
     weight_decay: float
     ancestors: dict[Prefix, Tensors]  # tensors of existing nodes the jobs build on
     jobs: list[NodeJob] = field(default_factory=list)  # parents before children
+    held: HeldSpec | None = None  # how to read and check the held rows
+    public_fit: dict[str, Any] = field(default_factory=dict)  # the recorded input scaling, applied after reading
+    threads: int | None = 1  # torch threads inside the task (the RunContext's)
+
+
+class StaleResult(dict):
+    """What a task returns when a deletion purged rows it was planned with: the caller plans again."""
 
 
 @dataclass
@@ -96,7 +108,12 @@ def chain_for(prefix: Prefix, nodes: dict[Prefix, Tensors]) -> list[Tensors]:
 
 
 def run_shard_task(task: ShardTask) -> dict[Prefix, NodeResult]:
-    """Train every job of one shard; pure function of its arguments (safe to retry, run anywhere)."""
+    """Train every job of one shard; pure function of its arguments and the held files (safe to retry)."""
+    from unlearnkit.data.public_fit import FeatureTransform
+
+    if task.threads is not None and torch.get_num_threads() != task.threads:
+        torch.set_num_threads(task.threads)
+    transform = FeatureTransform(task.public_fit)
     model = build_template(task.spec, task.lora, task.backbone)
     head_init = {k: v.clone() for k, v in snapshot(head_params(model)).items()}
     nodes: dict[Prefix, Tensors] = dict(task.ancestors)
@@ -111,12 +128,16 @@ def run_shard_task(task: ShardTask) -> dict[Prefix, NodeResult]:
         params = {**trainable, **head_params(model)}
         for p in params.values():
             p.requires_grad_(True)
+        try:
+            x, y = _job_data(task, job, transform)
+        except PurgedRowError:
+            return StaleResult()
         torch.manual_seed(job.seed)  # LoRA dropout draws from the global generator
         losses = train_epochs(
             model,
             list(params.values()),
-            job.x,
-            job.y,
+            x,
+            y,
             epochs=job.epochs,
             lr=task.lr,
             batch_size=task.batch_size,
@@ -127,10 +148,19 @@ def run_shard_task(task: ShardTask) -> dict[Prefix, NodeResult]:
         )
         for p in params.values():
             p.requires_grad_(False)
+        del x, y
         tensors = snapshot(params)
         nodes[job.prefix] = tensors
         out[job.prefix] = NodeResult(tensors, losses, time.perf_counter() - t0)
     return out
+
+
+def _job_data(task: ShardTask, job: NodeJob, transform: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """The job's rows (float32 features after the public-fitted scaling, labels), read from the held files."""
+    if task.held is None:
+        raise ValueError("a shard task needs the held data's layout")
+    x, y, _ = read_rows(task.held, job.slices)
+    return transform(torch.from_numpy(x)), torch.from_numpy(y)
 
 
 def pretrain_backbone(
@@ -171,6 +201,7 @@ __all__ = [
     "NodeJob",
     "NodeResult",
     "ShardTask",
+    "StaleResult",
     "build_template",
     "chain_for",
     "pretrain_backbone",

@@ -6,9 +6,9 @@ Mixed into :class:`~unlearnkit.exact.base.ExactStrategy`:
 - **Key.** ``MODEL_DIR/signing/ed25519.pem`` (or ``signing_key=`` / ``UNLEARNKIT_KEY_PATH``), the same key the
   service signs receipts with. Verifying needs only its public half (``ed25519.pub.pem`` next to it).
 - **Manifest** (:mod:`unlearnkit.lineage.manifest`): sha256 of ``strategy.json`` (hyper-parameters and the
-  slice salt), ``backbone.safetensors``, ``data.safetensors``, ``secret.key`` and every other file written at
-  training time (backbone assets such as a tokenizer, the model card), signed at fit and re-signed whenever the
-  held data is purged; verified on every load and by :meth:`verify`.
+  slice salt), ``backbone.safetensors``, ``secret.key`` and every other file written at training time (backbone
+  assets such as a tokenizer, the model card), signed at fit; verified on every load and by :meth:`verify`. The
+  held data changes at every deletion, so it is checked row by row instead (:mod:`unlearnkit.exact.held`).
 - **Audit head** (:mod:`unlearnkit.lineage.audit`): signed into ``audit-head.json`` after every change. A load
   refuses a store that no longer contains that head (a rolled-back or replaced database); a missing
   ``lineage.db`` is an error, never a fresh empty store.
@@ -33,10 +33,10 @@ log = logging.getLogger(__name__)
 
 KEY_ENV = "UNLEARNKIT_KEY_PATH"
 DEFAULT_KEY = Path("signing") / "ed25519.pem"
-SIGNED_FILES = ("strategy.json", "backbone.safetensors", "data.safetensors", "secret.key")
+SIGNED_FILES = ("strategy.json", "backbone.safetensors", "secret.key")
 # never listed: the store (checked by its own chain), files the store hashes (checkpoints), what is re-signed or
 # written after training (receipts, the head, the manifest itself), the key, locks and temporary files
-UNSIGNED = ("lineage.db", "checkpoints", "receipts", "signing", "manifest.json", "audit-head.json", "versions")
+UNSIGNED = ("lineage.db", "checkpoints", "held", "receipts", "signing", "manifest.json", "audit-head.json", "versions")
 
 
 def files_to_sign(directory: Path) -> list[str]:
@@ -98,10 +98,14 @@ class IntegrityMixin:
     def _sign_files(self, directory: Path) -> None:
         write_manifest(directory, files_to_sign(directory), self.signer())
 
-    def checkpoint_head(self) -> dict[str, Any]:
-        """Sign the audit chain's current head into ``audit-head.json``; returns the envelope."""
+    def checkpoint_head(self, durable: bool = True) -> dict[str, Any]:
+        """Sign the audit chain's current head into ``audit-head.json``; returns the envelope.
+
+        ``durable=False`` (a fast-path deletion) renames the file into place without an fsync: a kill -9 loses
+        nothing, and after a power loss the file may name an earlier head, which the store still extends.
+        """
         env = sign_head(self.store, self.signer())  # type: ignore[attr-defined]
-        write_head(self.directory, env)
+        write_head(self.directory, env, sync=durable)
         return env
 
     def reconcile_files(self) -> list[str]:

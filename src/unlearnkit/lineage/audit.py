@@ -43,8 +43,8 @@ def sign_head(store: LineageStore, signer: Signer) -> dict[str, Any]:
     return signer.sign(chain_head(store), kind="head")
 
 
-def write_head(directory: Path, envelope: dict[str, Any]) -> None:
-    write_atomic(Path(directory) / HEAD_FILE, json.dumps(envelope, indent=2, sort_keys=True).encode())
+def write_head(directory: Path, envelope: dict[str, Any], sync: bool = True) -> None:
+    write_atomic(Path(directory) / HEAD_FILE, json.dumps(envelope, indent=2, sort_keys=True).encode(), sync=sync)
 
 
 def load_head(data: str | bytes, public_key: Any) -> dict[str, Any]:

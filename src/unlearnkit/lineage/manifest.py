@@ -1,14 +1,15 @@
 """A signed manifest of a model directory's files: the sha256 of each, signed with the model's Ed25519 key.
 
 ``manifest.json`` is an envelope ``{"manifest": {"files": {name: sha256}, ...}, "signature": ...}``. It is
-verified when a model is opened and by ``unlearnkit audit``: a changed backbone, training data, secret or salt
+verified when a model is opened and by ``unlearnkit audit``: a changed backbone, secret or salt
 (``strategy.json``) is refused instead of served. Checkpoint files are not listed: the lineage store records
-each one's sha256 and every read checks it.
+each one's sha256 and every read checks it; nor is the held training data, whose rows carry their own tags
+(:mod:`unlearnkit.exact.held`) because deletions overwrite them in place.
 
-Files that change after training (the held data, rewritten without deleted rows) are replaced in two phases so
-that a crash never leaves the directory unverifiable: the new files and a signed ``manifest.json.next`` are
-written first, then each file is renamed into place, then the manifest. :func:`verify_manifest` rolls an
-interrupted replacement forward when every file matches the pending manifest.
+A listed file replaced after training goes in two phases so that a crash never leaves the directory
+unverifiable: the new files and a signed ``manifest.json.next`` are written first, then each file is renamed
+into place, then the manifest. :func:`verify_manifest` rolls an interrupted replacement forward when every file
+matches the pending manifest.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a synced temporary file and a rename."""
+def write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
+    """Write ``data`` to ``path`` through a (synced, unless ``sync=False``) temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with tmp.open("wb") as fh:
         fh.write(data)
         fh.flush()
-        os.fsync(fh.fileno())
+        if sync:
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 

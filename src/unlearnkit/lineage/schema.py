@@ -31,6 +31,19 @@ class Sample(Base):
     deleted_at: Mapped[datetime | None]
 
 
+class PendingPurge(Base):
+    """A deleted sample whose held row (``exact.held``) is not yet known to be overwritten on disk.
+
+    Written in the deletion's own transaction; the row is overwritten in place right after the commit and the
+    entry cleared once that write is synced, so a crash in between is finished on the next open.
+    """
+
+    __tablename__ = "pending_purges"
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), primary_key=True, autoincrement=False)
+    shard: Mapped[int] = mapped_column(Integer)
+    slice: Mapped[int] = mapped_column(Integer)
+
+
 class ExternalId(Base):
     """A sample's external (string) id, as a keyed hash only: deletions by external id resolve through it."""
 

@@ -14,25 +14,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from unlearnkit.data.dataset import IdDataset, ids_hash
-from unlearnkit.errors import (
-    LineageError,
-    RequestConflictError,
-    StalePlanError,
-    TaintedCheckpointError,
-    UnknownIdError,
-)
+from unlearnkit.errors import LineageError, TaintedCheckpointError
+from unlearnkit.lineage._util import canonical_json, iso, prefix_str, prefix_tuple, utcnow
+from unlearnkit.lineage.requests import RequestMixin
+from unlearnkit.lineage.samples import SampleMixin
 from unlearnkit.lineage.schema import (
     SCHEMA_VERSION,
     AuditEvent,
@@ -40,30 +34,15 @@ from unlearnkit.lineage.schema import (
     Checkpoint,
     CheckpointSlice,
     DeletionRequest,
-    ExternalId,
     MetaRow,
     ModelVersion,
-    RequestItem,
     Sample,
     Serving,
     SliceMember,
-    SliceRow,
 )
 
 GENESIS = "0" * 64
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def iso(dt: datetime | None) -> str | None:
-    return None if dt is None else dt.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
+__all__ = ["AuditReport", "CheckpointInfo", "LineageStore", "canonical_json", "event_hash", "iso", "utcnow"]
 
 CHAIN_ALG = "hmac-sha256"  # legacy stores (no `audit_chain` meta row) chain with plain sha256
 
@@ -101,21 +80,13 @@ class CheckpointInfo:
     status: str
 
 
-def _prefix_str(prefix: Sequence[int]) -> str:
-    return ",".join(str(int(p)) for p in prefix)
-
-
-def _prefix_tuple(s: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in s.split(",")) if s else ()
-
-
 def _info(c: Checkpoint) -> CheckpointInfo:
     return CheckpointInfo(
-        c.key, c.shard, _prefix_tuple(c.prefix), c.depth, c.seen_set_hash, c.file_sha256, c.nbytes, c.status
+        c.key, c.shard, prefix_tuple(c.prefix), c.depth, c.seen_set_hash, c.file_sha256, c.nbytes, c.status
     )
 
 
-class LineageStore:
+class LineageStore(SampleMixin, RequestMixin):
     """Samples, slices, checkpoints, serving state, deletion requests and the audit chain.
 
     Args:
@@ -283,154 +254,6 @@ class LineageStore:
             row.value = value
         return None
 
-    # -- ingest ---------------------------------------------------------------------------------------
-    def ingest(self, data: IdDataset, assignment: Mapping[int, tuple[int, int]]) -> None:
-        """Register every sample (content hash taken now) and generation 0 of every slice."""
-        hashes = data.content_hashes(key=self._pepper)  # keyed: a guessed record cannot be confirmed
-        owners = data.owners or (None,) * len(data)
-        by_slice: dict[tuple[int, int], list[int]] = {}
-        with self.session() as s:
-            if s.execute(select(func.count()).select_from(Sample)).scalar_one():
-                raise LineageError(f"{self.url}: the store already holds samples; use a new model directory")
-            for sid, h, owner in zip(data.id_list(), hashes, owners, strict=True):
-                shard, sl = assignment[sid]
-                by_slice.setdefault((shard, sl), []).append(sid)
-                s.add(
-                    Sample(
-                        id=sid,
-                        owner_hmac=None if owner is None else self.owner_hash(owner),
-                        content_hash=h,
-                        shard=shard,
-                        slice=sl,
-                        status="active",
-                    )
-                )
-            s.flush()
-            for (shard, sl), ids in sorted(by_slice.items()):
-                self._add_slice_generation(s, shard, sl, 0, ids)
-            for ext, sid in data.external_to_internal().items():
-                s.add(ExternalId(external_hmac=self.external_hash(ext), sample_id=sid))
-            s.add(ModelVersion(version=0, created_at=utcnow(), reason="ingest", request_id=None))
-            self.record_event(
-                "ingest",
-                {
-                    "samples": len(data),
-                    "dataset_fingerprint": data.fingerprint(key=self._pepper),
-                    "slices": len(by_slice),
-                },
-                s,
-            )
-
-    def _add_slice_generation(self, s: Session, shard: int, sl: int, generation: int, ids: list[int]) -> SliceRow:
-        row = SliceRow(
-            shard=shard, slice=sl, generation=generation, ids_hash=ids_hash(ids), size=len(ids), current=True
-        )
-        s.add(row)
-        s.flush()
-        s.add_all(SliceMember(slice_row=row.id, sample_id=i) for i in ids)
-        return row
-
-    def assignment(self) -> dict[int, tuple[int, int]]:
-        with self.session() as s:
-            return {r.id: (r.shard, r.slice) for r in s.execute(select(Sample)).scalars()}
-
-    def current_slices(self, shard: int) -> dict[int, tuple[int, list[int]]]:
-        """``{slice: (slice_row_id, sorted active member ids)}`` for one shard's current generations."""
-        with self.session() as s:
-            rows = s.execute(select(SliceRow).where(SliceRow.shard == shard, SliceRow.current)).scalars().all()
-            out = {}
-            for r in rows:
-                ids = (
-                    s.execute(
-                        select(SliceMember.sample_id)
-                        .where(SliceMember.slice_row == r.id)
-                        .order_by(SliceMember.sample_id)
-                    )
-                    .scalars()
-                    .all()
-                )
-                out[r.slice] = (r.id, list(ids))
-            return out
-
-    def refresh_slices(self, shard: int) -> dict[int, tuple[int, list[int]]]:
-        """Make a new generation of every slice of ``shard`` that holds deleted samples; return current slices."""
-        with self.session() as s:
-            rows = s.execute(select(SliceRow).where(SliceRow.shard == shard, SliceRow.current)).scalars().all()
-            for r in rows:
-                members = s.execute(
-                    select(SliceMember.sample_id, Sample.status)
-                    .join(Sample, Sample.id == SliceMember.sample_id)
-                    .where(SliceMember.slice_row == r.id)
-                ).all()
-                if any(st == "deleted" for _, st in members):
-                    r.current = False
-                    keep = sorted(i for i, st in members if st == "active")
-                    self._add_slice_generation(s, shard, r.slice, r.generation + 1, keep)
-        return self.current_slices(shard)
-
-    # -- samples ---------------------------------------------------------------------------------------
-    def unknown_ids(self, ids: Iterable[int]) -> list[int]:
-        wanted = sorted({int(i) for i in ids})
-        with self.session() as s:
-            known: set[int] = set()
-            for k in range(0, len(wanted), 500):
-                chunk = wanted[k : k + 500]
-                known.update(s.execute(select(Sample.id).where(Sample.id.in_(chunk))).scalars())
-        return [i for i in wanted if i not in known]
-
-    def owner_known(self, owner: str) -> bool:
-        with self.session() as s:
-            return (
-                s.execute(select(Sample.id).where(Sample.owner_hmac == self.owner_hash(owner)).limit(1)).first()
-                is not None
-            )
-
-    def ids_of_owner(self, owner: str) -> list[int]:
-        with self.session() as s:
-            ids = (
-                s.execute(select(Sample.id).where(Sample.owner_hmac == self.owner_hash(owner)).order_by(Sample.id))
-                .scalars()
-                .all()
-            )
-        if not ids:
-            raise UnknownIdError(owner=owner)
-        return list(ids)
-
-    def ids_of_external(self, external_ids: Iterable[str]) -> list[int]:
-        """Internal ids of external ids; raises :class:`UnknownIdError` naming the unknown ones."""
-        wanted = sorted({str(e) for e in external_ids})
-        found: dict[str, int] = {}
-        with self.session() as s:
-            for e in wanted:
-                sid = s.execute(
-                    select(ExternalId.sample_id).where(ExternalId.external_hmac == self.external_hash(e))
-                ).scalar_one_or_none()
-                if sid is not None:
-                    found[e] = sid
-        unknown = [e for e in wanted if e not in found]
-        if unknown:
-            raise UnknownIdError(unknown)  # type: ignore[arg-type]
-        return sorted(found.values())
-
-    def external_hashes_of(self, ids: Iterable[int]) -> list[str]:
-        """Keyed hashes of the external ids of internal ``ids`` (those that have one)."""
-        wanted = sorted({int(i) for i in ids})
-        with self.session() as s:
-            return sorted(s.execute(select(ExternalId.external_hmac).where(ExternalId.sample_id.in_(wanted))).scalars())
-
-    def deleted_ids(self) -> set[int]:
-        with self.session() as s:
-            return set(s.execute(select(Sample.id).where(Sample.status == "deleted")).scalars())
-
-    def sample_rows(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-        wanted = sorted({int(i) for i in ids})
-        out: dict[int, dict[str, Any]] = {}
-        with self.session() as s:
-            for k in range(0, len(wanted), 500):
-                for r in s.execute(select(Sample).where(Sample.id.in_(wanted[k : k + 500]))).scalars():
-                    out[r.id] = {"shard": r.shard, "slice": r.slice, "status": r.status, "content_hash": r.content_hash}
-        return out
-
     # -- checkpoints -------------------------------------------------------------------------------------
     def add_checkpoint(
         self,
@@ -453,7 +276,7 @@ class LineageStore:
         c = Checkpoint(
             key=key,
             shard=shard,
-            prefix=_prefix_str(prefix),
+            prefix=prefix_str(prefix),
             depth=len(prefix),
             seen_set_hash=seen_set_hash,
             seen_count=seen_count,
@@ -566,9 +389,9 @@ class LineageStore:
         for shard, seq, order, depth, state in rows:
             r = session.get(Serving, (shard, seq))
             if r is None:
-                session.add(Serving(shard=shard, sequence=seq, order=_prefix_str(order), depth=depth, state=state))
+                session.add(Serving(shard=shard, sequence=seq, order=prefix_str(order), depth=depth, state=state))
             else:
-                r.order, r.depth, r.state = _prefix_str(order), depth, state
+                r.order, r.depth, r.state = prefix_str(order), depth, state
 
     def serving(self) -> list[tuple[int, int, tuple[int, ...], int, str]]:
         with self.session() as s:
@@ -577,7 +400,7 @@ class LineageStore:
     @staticmethod
     def _serving_rows(s: Session) -> list[tuple[int, int, tuple[int, ...], int, str]]:
         rows = s.execute(select(Serving).order_by(Serving.shard, Serving.sequence)).scalars()
-        return [(r.shard, r.sequence, _prefix_tuple(r.order), r.depth, r.state) for r in rows]
+        return [(r.shard, r.sequence, prefix_tuple(r.order), r.depth, r.state) for r in rows]
 
     def serving_state(
         self,
@@ -599,176 +422,6 @@ class LineageStore:
         v = int(current) + 1
         session.add(ModelVersion(version=v, created_at=utcnow(), reason=reason, request_id=request_id))
         return v
-
-    # -- deletion requests ---------------------------------------------------------------------------------
-    def begin_request(
-        self, ids: Sequence[int], *, request_id: str | None, external_ref: str | None, owner: str | None
-    ) -> tuple[str, dict[str, Any] | None, datetime]:
-        """Create (or find) a request; returns ``(id, stored receipt if completed, received_at)``."""
-        with self.session() as s:
-            req = None
-            if request_id is not None:
-                req = s.get(DeletionRequest, request_id)
-            if req is None and external_ref is not None:
-                req = s.execute(
-                    select(DeletionRequest).where(DeletionRequest.external_ref == external_ref)
-                ).scalar_one_or_none()
-            if req is not None:
-                self._same_request(s, req, ids, request_id, external_ref, owner)
-                receipt = json.loads(req.receipt_json) if req.state == "completed" and req.receipt_json else None
-                return req.id, receipt, req.received_at
-            rid = request_id or uuid.uuid4().hex
-            received = utcnow()
-            statuses = dict(s.execute(select(Sample.id, Sample.status).where(Sample.id.in_(list(ids)))).all())
-            s.add(
-                DeletionRequest(
-                    id=rid,
-                    external_ref=external_ref,
-                    kind="owner" if owner else "ids",
-                    owner_hmac=self.owner_hash(owner) if owner else None,
-                    state="received",
-                    received_at=received,
-                )
-            )
-            s.flush()
-            s.add_all(
-                RequestItem(request_id=rid, sample_id=i, already_deleted=statuses.get(i) == "deleted")
-                for i in sorted(set(ids))
-            )
-            self.record_event(
-                "request.received",
-                {"request_id": rid, "count": len(set(ids)), "id_hashes": sorted(self.id_hash(i) for i in set(ids))},
-                s,
-            )
-            return rid, None, received
-
-    def _same_request(
-        self,
-        s: Session,
-        req: DeletionRequest,
-        ids: Sequence[int],
-        request_id: str | None,
-        external_ref: str | None,
-        owner: str | None,
-    ) -> None:
-        """Refuse a reused request id / external reference whose body differs (never treat it as done)."""
-        which = f"request id {request_id!r}" if request_id is not None and req.id == request_id else "external_ref"
-        if request_id is not None and req.id != request_id:
-            raise RequestConflictError(f"external_ref is already used by another request ({req.id}); nothing was done")
-        if external_ref is not None and req.external_ref not in (None, external_ref):
-            raise RequestConflictError(f"{which} was used with another external_ref; nothing was done")
-        same = (req.kind == "owner") == (owner is not None)
-        if same and owner is not None:
-            same = req.owner_hmac == self.owner_hash(owner)
-        elif same:
-            stored = set(s.execute(select(RequestItem.sample_id).where(RequestItem.request_id == req.id)).scalars())
-            same = stored == {int(i) for i in ids}
-        if not same:
-            raise RequestConflictError(
-                f"{which} was already used for a different deletion ({req.id}); nothing was done "
-                "(use a new key for a new request)"
-            )
-
-    def request_ids(self, request_id: str) -> tuple[list[int], list[int]]:
-        """``(ids to delete, ids that were already deleted when the request arrived)``."""
-        with self.session() as s:
-            rows = s.execute(select(RequestItem).where(RequestItem.request_id == request_id)).scalars().all()
-            return (
-                [r.sample_id for r in rows if not r.already_deleted],
-                [r.sample_id for r in rows if r.already_deleted],
-            )
-
-    def commit_deletion(
-        self,
-        request_id: str,
-        ids: Sequence[int],
-        *,
-        retire: Sequence[str],
-        serving: Sequence[tuple[int, int, Sequence[int], int, str]],
-        plan: dict[str, Any],
-        expected_version: int | None = None,
-    ) -> int:
-        """The commit point of a deletion, one transaction: samples deleted, checkpoints that saw them retired,
-        serving state changed, model version bumped, plan saved, audit event appended. Returns the new version.
-
-        With ``expected_version`` (the version the plan was made against) the commit is refused with
-        :class:`StalePlanError` when another writer moved the model meanwhile: the caller reloads and plans again.
-        """
-        now = utcnow()
-        with self.session() as s:
-            self.lock_writes(s)
-            if expected_version is not None:
-                current = int(s.execute(select(func.max(ModelVersion.version))).scalar_one() or 0)
-                if current != expected_version:
-                    raise StalePlanError(
-                        f"the model moved from version {expected_version} to {current} while this deletion was planned"
-                    )
-            req = s.get(DeletionRequest, request_id)
-            if req is None:
-                raise LineageError(f"unknown deletion request {request_id}")
-            if ids:
-                s.execute(
-                    update(Sample)
-                    .where(Sample.id.in_(list(ids)), Sample.status == "active")
-                    .values(status="deleted", deleted_by=request_id, deleted_at=now)
-                )
-            if retire:
-                s.execute(
-                    update(Checkpoint)
-                    .where(Checkpoint.key.in_(list(retire)), Checkpoint.status == "active")
-                    .values(status="retired", retired_at=now)
-                )
-            self.set_serving(serving, s)
-            version = self.bump_version("deletion", request_id, s)
-            req.state, req.plan_json = "deactivated", canonical_json(plan)
-            self.record_event(
-                "deletion.committed",
-                {
-                    "request_id": request_id,
-                    "model_version": version,
-                    "id_hashes": sorted(self.id_hash(i) for i in ids),
-                    "retired_checkpoints": sorted(retire),
-                    "serving": [[sh, sq, d, st] for sh, sq, _, d, st in serving],
-                },
-                s,
-            )
-            # the invariant held before this commit, so only the ids deleted now can break it
-            bad = s.execute(self._tainted_query().where(Sample.id.in_(list(ids))).limit(1)).first() if ids else None
-            if bad is not None:
-                raise LineageError(f"deletion would leave checkpoint {bad[0][:12]} active after its data was deleted")
-            return version
-
-    def get_plan(self, request_id: str) -> dict[str, Any] | None:
-        with self.session() as s:
-            req = s.get(DeletionRequest, request_id)
-            return None if req is None or req.plan_json is None else json.loads(req.plan_json)
-
-    def complete_request(self, request_id: str, receipt: dict[str, Any]) -> None:
-        """Mark a request completed with its receipt (and audit it)."""
-        self.finish([], request_id, receipt)
-
-    def fail_request(self, request_id: str, error: str) -> None:
-        with self.session() as s:
-            req = s.get(DeletionRequest, request_id)
-            if req is not None and req.state != "completed":
-                req.error = error[:2000]
-                self.record_event("request.error", {"request_id": request_id, "error": error[:200]}, s)
-
-    def get_request(self, request_id: str) -> dict[str, Any] | None:
-        with self.session() as s:
-            req = s.get(DeletionRequest, request_id)
-            if req is None:
-                return None
-            return {
-                "id": req.id,
-                "state": req.state,
-                "kind": req.kind,
-                "external_ref": req.external_ref,
-                "received_at": iso(req.received_at),
-                "completed_at": iso(req.completed_at),
-                "receipt": json.loads(req.receipt_json) if req.receipt_json else None,
-                "error": req.error,
-            }
 
     def record_retrain(
         self,
@@ -813,11 +466,11 @@ class LineageStore:
             for r in s.execute(select(Serving)).scalars():
                 if r.state != "serving" or r.depth == 0:
                     continue
-                order, found = _prefix_tuple(r.order), False
+                order, found = prefix_tuple(r.order), False
                 for d in range(1, r.depth + 1):
                     latest = s.execute(
                         select(Checkpoint.key, Checkpoint.status)
-                        .where(Checkpoint.shard == r.shard, Checkpoint.prefix == _prefix_str(order[:d]))
+                        .where(Checkpoint.shard == r.shard, Checkpoint.prefix == prefix_str(order[:d]))
                         .order_by(Checkpoint.id.desc())
                         .limit(1)
                     ).first()

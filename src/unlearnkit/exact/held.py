@@ -1,0 +1,280 @@
+"""The deletable training data a model holds for retraining: one fixed-width record file per (shard, slice).
+
+Layout: ``MODEL_DIR/held/<shard>-<slice>.rows``, the cell's rows sorted by id, each a record of
+
+    id <i8 | live u1 | tag 16 bytes | y (<i8 labels or <f4 targets) | x <f4 × features
+
+A deletion overwrites its rows *in place* (``live`` = 0, tag, label and features zeroed, the id kept so the file
+stays sorted): O(rows deleted), no other row is read or moved, and the content is gone from the file rather than
+unlinked from an index. The lineage store queues each overwrite in the deletion's own transaction
+(``pending_purges``); the engine writes it right after the commit and clears the queue once the files are synced,
+so a crash in between is finished on the next open (:meth:`HeldData.finish_purges`).
+
+Integrity: the files change at every deletion, so they are not in the signed manifest. Each row instead carries
+``tag`` = HMAC-SHA256(key, id ‖ y ‖ x)[:16] under a key derived from the model's secret; a training task checks
+the tag of every row it reads (a changed, swapped or forged row is refused) and :meth:`HeldData.problems` checks
+them all for an audit. Features are stored as given (the public-fitted scaling is applied when training).
+
+A training task reads its rows itself from a :class:`SliceRef` (file path + the ids it trains on), so a task
+shipped to another machine carries ids, not data (the model directory must be on a shared filesystem there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from unlearnkit.errors import IntegrityError
+
+HELD_DIR = "held"
+FORMAT = "rows-v1"
+TAG_BYTES = 16
+
+
+class PurgedRowError(IntegrityError):
+    """A task was planned with a row a deletion has purged since: its result would be refused; plan again."""
+
+
+def held_key(pepper: bytes) -> bytes:
+    """The key tagging held rows, derived from the model's secret (it unlinks nothing else)."""
+    return hmac.new(pepper, b"unlearnkit:held-rows", hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class HeldSpec:
+    """The record layout (``features``, label dtype) and the tag key; picklable, a few bytes."""
+
+    features: int
+    y_dtype: str  # "<i8" (class labels) or "<f4" (regression targets)
+    key: bytes
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(
+            [
+                ("id", "<i8"),
+                ("live", "u1"),
+                ("tag", f"V{TAG_BYTES}"),
+                ("y", self.y_dtype),
+                ("x", "<f4", (self.features,)),
+            ]
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {"format": FORMAT, "features": self.features, "y": self.y_dtype}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], key: bytes) -> HeldSpec:
+        if config.get("format") != FORMAT:
+            raise IntegrityError(f"held data format {config.get('format')!r} is not {FORMAT!r}")
+        return cls(int(config["features"]), str(config["y"]), key)
+
+    def tags(self, ids: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The tag of each row, shape (n,) of ``V16``."""
+        ib = np.ascontiguousarray(ids, dtype="<i8").tobytes()
+        yb = np.ascontiguousarray(y, dtype=self.y_dtype).tobytes()
+        xb = np.ascontiguousarray(x, dtype="<f4").tobytes()
+        fy, fx = np.dtype(self.y_dtype).itemsize, 4 * self.features
+        base = hmac.new(self.key, b"held:", hashlib.sha256)
+        out = bytearray()
+        for k in range(len(ids)):
+            h = base.copy()
+            h.update(ib[8 * k : 8 * k + 8])
+            h.update(yb[fy * k : fy * (k + 1)])
+            h.update(xb[fx * k : fx * (k + 1)])
+            out += h.digest()[:TAG_BYTES]
+        return np.frombuffer(bytes(out), dtype=f"V{TAG_BYTES}")
+
+
+@dataclass(frozen=True)
+class SliceRef:
+    """What a training task reads: one cell's file and the ids (sorted) it trains on from it."""
+
+    path: str
+    ids: np.ndarray
+
+
+def cell_name(shard: int, sl: int) -> str:
+    return f"{HELD_DIR}/{int(shard)}-{int(sl)}.rows"
+
+
+def read_rows(spec: HeldSpec, refs: Sequence[SliceRef]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(x float32, y, ids)`` of the referenced rows, sorted by id; every row's tag is checked."""
+    xs, ys, ids = [], [], []
+    for ref in refs:
+        want = np.asarray(ref.ids, dtype=np.int64)
+        if not len(want):
+            continue
+        rec = _select(spec, Path(ref.path), want)
+        if not rec["live"].all():
+            dead = int(rec["id"][~rec["live"].astype(bool)][0])
+            raise PurgedRowError(f"{Path(ref.path).name}: the row of sample {dead} was purged after planning")
+        if spec.tags(rec["id"], rec["y"], rec["x"]).tobytes() != rec["tag"].tobytes():
+            raise IntegrityError(f"{Path(ref.path).name}: a held row does not match its tag (the data was changed)")
+        xs.append(rec["x"])
+        ys.append(rec["y"])
+        ids.append(rec["id"])
+    if not ids:
+        return np.empty((0, spec.features), np.float32), np.empty(0, spec.y_dtype), np.empty(0, np.int64)
+    all_ids = np.concatenate(ids)
+    order = np.argsort(all_ids, kind="stable")
+    return np.concatenate(xs)[order], np.concatenate(ys)[order], all_ids[order]
+
+
+def _select(spec: HeldSpec, path: Path, want: np.ndarray) -> np.ndarray:
+    if not path.is_file():
+        raise IntegrityError(f"{path.name}: held data file is missing")
+    mm = np.memmap(path, dtype=spec.dtype, mode="r")
+    try:
+        pos = np.searchsorted(mm["id"], want)
+        ok = pos < len(mm)
+        if not ok.all() or not (mm["id"][pos] == want).all():
+            missing = want[~ok] if not ok.all() else want[mm["id"][pos] != want]
+            raise IntegrityError(f"{path.name}: no held row for sample {int(missing[0])}")
+        return np.array(mm[pos])  # a copy: the mapping is closed below
+    finally:
+        del mm
+
+
+class HeldData:
+    """The held files of one model directory."""
+
+    def __init__(self, directory: Path, spec: HeldSpec) -> None:
+        self.directory = Path(directory)
+        self.spec = spec
+
+    def path(self, shard: int, sl: int) -> Path:
+        return self.directory / cell_name(shard, sl)
+
+    def ref(self, shard: int, sl: int, ids: np.ndarray) -> SliceRef:
+        return SliceRef(str(self.path(shard, sl)), np.asarray(ids, dtype=np.int64))
+
+    # -- writing at fit ---------------------------------------------------------------------------------
+    def write(self, ids: np.ndarray, y: np.ndarray, x: np.ndarray, shard: np.ndarray, sl: np.ndarray) -> None:
+        """Write every cell's file (rows sorted by id), synced; one cell's records in memory at a time."""
+        (self.directory / HELD_DIR).mkdir(parents=True, exist_ok=True)
+        order = np.lexsort((ids, sl, shard))
+        keys = shard[order] * (int(sl.max()) + 1 if len(sl) else 1) + sl[order]
+        for g in np.split(order, np.flatnonzero(np.diff(keys)) + 1) if len(order) else []:
+            rec = np.zeros(len(g), dtype=self.spec.dtype)
+            rec["id"], rec["live"], rec["y"], rec["x"] = ids[g], 1, y[g], x[g]
+            rec["tag"] = self.spec.tags(rec["id"], rec["y"], rec["x"])
+            path = self.path(int(shard[g[0]]), int(sl[g[0]]))
+            with path.open("wb") as fh:
+                rec.tofile(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    # -- purging ----------------------------------------------------------------------------------------------
+    def purge(self, cells: Mapping[int, tuple[int, int]], step: Any = None) -> set[Path]:
+        """Overwrite the rows of ``{id: (shard, slice)}`` in place (idempotent); returns the files written.
+
+        Not synced here (see :meth:`sync`): a kill -9 loses nothing the kernel already has, and the queue in the
+        store finishes the overwrite after a power loss. ``step`` is called between files (fault injection).
+        """
+        by_cell: dict[tuple[int, int], list[int]] = {}
+        for i, c in cells.items():
+            by_cell.setdefault((int(c[0]), int(c[1])), []).append(int(i))
+        touched: set[Path] = set()
+        size = self.spec.dtype.itemsize
+        for (sh, sl), ids in sorted(by_cell.items()):
+            path = self.path(sh, sl)
+            if not path.is_file():
+                continue
+            want = np.sort(np.asarray(ids, dtype=np.int64))
+            mm = np.memmap(path, dtype=self.spec.dtype, mode="r")
+            pos = np.searchsorted(mm["id"], want)
+            hit = [int(p) for p, i in zip(pos, want, strict=True) if p < len(mm) and mm["id"][p] == i and _dirty(mm[p])]
+            tomb = np.zeros(len(hit), dtype=self.spec.dtype)
+            tomb["id"] = mm["id"][hit] if hit else []
+            del mm
+            if hit:
+                fd = os.open(path, os.O_RDWR)
+                try:
+                    for k, p in enumerate(hit):
+                        os.pwrite(fd, tomb[k : k + 1].tobytes(), p * size)
+                finally:
+                    os.close(fd)
+                touched.add(path)
+            if step is not None:
+                step("mid_purge")
+        return touched
+
+    @staticmethod
+    def sync(paths: Iterable[Path]) -> None:
+        for p in sorted(set(paths)):
+            fd = os.open(p, os.O_RDWR)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def purge_durably(self, cells: Mapping[int, tuple[int, int]]) -> None:
+        """Overwrite and sync every file holding one of ``cells``' rows (the queue's recovery)."""
+        self.purge(cells)
+        self.sync({self.path(*c) for c in cells.values() if self.path(*c).is_file()})
+
+    # -- checking ---------------------------------------------------------------------------------------------
+    def still_held(self, cells: Mapping[int, tuple[int, int]]) -> list[int]:
+        """Ids among ``cells`` whose row still holds content (a purge not done)."""
+        out = []
+        by_cell: dict[tuple[int, int], list[int]] = {}
+        for i, c in cells.items():
+            by_cell.setdefault((int(c[0]), int(c[1])), []).append(int(i))
+        for (sh, sl), ids in by_cell.items():
+            path = self.path(sh, sl)
+            if not path.is_file():
+                continue
+            mm = np.memmap(path, dtype=self.spec.dtype, mode="r")
+            want = np.sort(np.asarray(ids, dtype=np.int64))
+            pos = np.searchsorted(mm["id"], want)
+            out += [
+                int(i) for i, p in zip(want, pos, strict=True) if p < len(mm) and mm["id"][p] == i and _dirty(mm[p])
+            ]
+            del mm
+        return sorted(out)
+
+    def live_ids(self) -> list[int]:
+        """Ids of every live row (an O(N) read)."""
+        out: list[int] = []
+        folder = self.directory / HELD_DIR
+        for path in sorted(folder.glob("*.rows")) if folder.is_dir() else []:
+            mm = np.memmap(path, dtype=self.spec.dtype, mode="r")
+            out += mm["id"][mm["live"] == 1].tolist()
+            del mm
+        return sorted(out)
+
+    def problems(self) -> list[str]:
+        """Every live row's tag checked (an O(N) audit)."""
+        out = []
+        folder = self.directory / HELD_DIR
+        for path in sorted(folder.glob("*.rows")) if folder.is_dir() else []:
+            if path.stat().st_size % self.spec.dtype.itemsize:
+                out.append(f"{HELD_DIR}/{path.name}: size is not a whole number of rows")
+                continue
+            mm = np.memmap(path, dtype=self.spec.dtype, mode="r")
+            for k in range(0, len(mm), 65536):
+                rec = np.array(mm[k : k + 65536])
+                live = rec[rec["live"] == 1]
+                if spec_tags_differ(self.spec, live):
+                    out.append(f"{HELD_DIR}/{path.name}: a held row does not match its tag (the data was changed)")
+                    break
+            del mm
+        return out
+
+
+def spec_tags_differ(spec: HeldSpec, rec: np.ndarray) -> bool:
+    return spec.tags(rec["id"], rec["y"], rec["x"]).tobytes() != rec["tag"].tobytes()
+
+
+def _dirty(record: np.void) -> bool:
+    """True while a record holds anything besides its id (live flag, tag, label or features)."""
+    raw = record.tobytes()
+    return any(raw[8:])

@@ -1,0 +1,28 @@
+"""Small helpers every part of the lineage store shares: timestamps, canonical JSON, prefix strings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def iso(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def prefix_str(prefix: Sequence[int]) -> str:
+    return ",".join(str(int(p)) for p in prefix)
+
+
+def prefix_tuple(s: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in s.split(",")) if s else ()

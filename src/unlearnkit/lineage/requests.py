@@ -1,0 +1,357 @@
+"""Deletion requests in the lineage store: received → committed → completed, each step audited.
+
+Mixed into :class:`~unlearnkit.lineage.store.LineageStore`. :meth:`RequestMixin.commit_batch` is the fast path:
+any number of requests — received, committed (samples deleted, checkpoints retired, serving changed, version
+bumped), completed with their receipts, every audit event — in ONE transaction (group commit). The
+step-by-step methods (:meth:`begin_request`, :meth:`commit_deletion`, :meth:`finish`) serve deletions that
+retrain before they complete, and resume interrupted ones.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from unlearnkit.errors import LineageError, RequestConflictError, StalePlanError
+from unlearnkit.lineage._util import canonical_json, iso, utcnow
+from unlearnkit.lineage.schema import Checkpoint, DeletionRequest, ModelVersion, PendingPurge, RequestItem, Sample
+
+
+class RequestRaceError(StalePlanError):
+    """Another writer created one of the batch's requests meanwhile: look them up again and re-plan."""
+
+
+@dataclass
+class BatchItem:
+    """One request of a group commit, planned against the versions before it in the batch."""
+
+    request_id: str
+    ids: list[int]  # every id the request names
+    to_delete: list[int]  # those still active when it is applied
+    received_at: datetime
+    owner: str | None = None
+    external_ref: str | None = None
+    retire: list[str] = field(default_factory=list)
+    serving: list[tuple[int, int, Sequence[int], int, str]] = field(default_factory=list)
+    plan: dict[str, Any] = field(default_factory=dict)
+    cells: Mapping[int, tuple[int, int]] = field(default_factory=dict)  # of to_delete: held rows to purge
+    #: builds the receipt from (session, version after); None leaves the request committed, not completed
+    receipt: Callable[[Session, int], dict[str, Any]] | None = None
+
+
+class RequestMixin:
+    """Deletion requests; needs ``session``, ``lock_writes``, hashing, ``record_event``, ``set_serving``,
+    ``bump_version``, ``queue_purges`` and ``_tainted_query`` on the host."""
+
+    session: Any
+    lock_writes: Any
+    record_event: Any
+    set_serving: Any
+    bump_version: Any
+    queue_purges: Any
+    _tainted_query: Any
+    _bulk_insert: Any
+    id_hash: Any
+    owner_hash: Any
+
+    # -- deletion requests ---------------------------------------------------------------------------------
+    def begin_request(
+        self, ids: Sequence[int], *, request_id: str | None, external_ref: str | None, owner: str | None
+    ) -> tuple[str, dict[str, Any] | None, datetime]:
+        """Create (or find) a request; returns ``(id, stored receipt if completed, received_at)``."""
+        with self.session() as s:
+            req = None
+            if request_id is not None:
+                req = s.get(DeletionRequest, request_id)
+            if req is None and external_ref is not None:
+                req = s.execute(
+                    select(DeletionRequest).where(DeletionRequest.external_ref == external_ref)
+                ).scalar_one_or_none()
+            if req is not None:
+                self._same_request(s, req, ids, request_id, external_ref, owner)
+                receipt = json.loads(req.receipt_json) if req.state == "completed" and req.receipt_json else None
+                return req.id, receipt, req.received_at
+            rid = request_id or uuid.uuid4().hex
+            received = utcnow()
+            statuses = dict(s.execute(select(Sample.id, Sample.status).where(Sample.id.in_(list(ids)))).all())
+            s.add(
+                DeletionRequest(
+                    id=rid,
+                    external_ref=external_ref,
+                    kind="owner" if owner else "ids",
+                    owner_hmac=self.owner_hash(owner) if owner else None,
+                    state="received",
+                    received_at=received,
+                )
+            )
+            s.flush()
+            s.add_all(
+                RequestItem(request_id=rid, sample_id=i, already_deleted=statuses.get(i) == "deleted")
+                for i in sorted(set(ids))
+            )
+            self.record_event(
+                "request.received",
+                {"request_id": rid, "count": len(set(ids)), "id_hashes": sorted(self.id_hash(i) for i in set(ids))},
+                s,
+            )
+            return rid, None, received
+
+    def _same_request(
+        self,
+        s: Session,
+        req: DeletionRequest,
+        ids: Sequence[int],
+        request_id: str | None,
+        external_ref: str | None,
+        owner: str | None,
+    ) -> None:
+        """Refuse a reused request id / external reference whose body differs (never treat it as done)."""
+        which = f"request id {request_id!r}" if request_id is not None and req.id == request_id else "external_ref"
+        if request_id is not None and req.id != request_id:
+            raise RequestConflictError(f"external_ref is already used by another request ({req.id}); nothing was done")
+        if external_ref is not None and req.external_ref not in (None, external_ref):
+            raise RequestConflictError(f"{which} was used with another external_ref; nothing was done")
+        same = (req.kind == "owner") == (owner is not None)
+        if same and owner is not None:
+            same = req.owner_hmac == self.owner_hash(owner)
+        elif same:
+            stored = set(s.execute(select(RequestItem.sample_id).where(RequestItem.request_id == req.id)).scalars())
+            same = stored == {int(i) for i in ids}
+        if not same:
+            raise RequestConflictError(
+                f"{which} was already used for a different deletion ({req.id}); nothing was done "
+                "(use a new key for a new request)"
+            )
+
+    def request_ids(self, request_id: str) -> tuple[list[int], list[int]]:
+        """``(ids to delete, ids that were already deleted when the request arrived)``."""
+        with self.session() as s:
+            rows = s.execute(select(RequestItem).where(RequestItem.request_id == request_id)).scalars().all()
+            return (
+                [r.sample_id for r in rows if not r.already_deleted],
+                [r.sample_id for r in rows if r.already_deleted],
+            )
+
+    def commit_deletion(
+        self,
+        request_id: str,
+        ids: Sequence[int],
+        *,
+        retire: Sequence[str],
+        serving: Sequence[tuple[int, int, Sequence[int], int, str]],
+        plan: dict[str, Any],
+        expected_version: int | None = None,
+    ) -> int:
+        """The commit point of a deletion, one transaction: samples deleted, checkpoints that saw them retired,
+        serving state changed, model version bumped, plan saved, audit event appended. Returns the new version.
+
+        With ``expected_version`` (the version the plan was made against) the commit is refused with
+        :class:`StalePlanError` when another writer moved the model meanwhile: the caller reloads and plans again.
+        """
+        now = utcnow()
+        with self.session() as s:
+            self.lock_writes(s)
+            if expected_version is not None:
+                current = int(s.execute(select(func.max(ModelVersion.version))).scalar_one() or 0)
+                if current != expected_version:
+                    raise StalePlanError(
+                        f"the model moved from version {expected_version} to {current} while this deletion was planned"
+                    )
+            req = s.get(DeletionRequest, request_id)
+            if req is None:
+                raise LineageError(f"unknown deletion request {request_id}")
+            ids = sorted({int(i) for i in ids})
+            cells: dict[int, tuple[int, int]] = {}
+            for k in range(0, len(ids), 500):
+                q = select(Sample.id, Sample.shard, Sample.slice).where(Sample.id.in_(ids[k : k + 500]))
+                cells.update({i: (sh, sl) for i, sh, sl in s.execute(q)})
+            item = BatchItem(
+                request_id, ids, ids, now, retire=list(retire), serving=list(serving), plan=plan, cells=cells
+            )
+            version = self._apply_deletion(s, item, now, purge_now=False)
+            req.state, req.plan_json = "deactivated", canonical_json(plan)
+            return version
+
+    def get_plan(self, request_id: str) -> dict[str, Any] | None:
+        with self.session() as s:
+            req = s.get(DeletionRequest, request_id)
+            return None if req is None or req.plan_json is None else json.loads(req.plan_json)
+
+    def complete_request(self, request_id: str, receipt: dict[str, Any]) -> None:
+        """Mark a request completed with its receipt (and audit it)."""
+        self.finish([], request_id, receipt)
+
+    def fail_request(self, request_id: str, error: str) -> None:
+        with self.session() as s:
+            req = s.get(DeletionRequest, request_id)
+            if req is not None and req.state != "completed":
+                req.error = error[:2000]
+                self.record_event("request.error", {"request_id": request_id, "error": error[:200]}, s)
+
+    def get_request(self, request_id: str) -> dict[str, Any] | None:
+        with self.session() as s:
+            req = s.get(DeletionRequest, request_id)
+            if req is None:
+                return None
+            return {
+                "id": req.id,
+                "state": req.state,
+                "kind": req.kind,
+                "external_ref": req.external_ref,
+                "received_at": iso(req.received_at),
+                "completed_at": iso(req.completed_at),
+                "receipt": json.loads(req.receipt_json) if req.receipt_json else None,
+                "error": req.error,
+            }
+
+    # -- group commit --------------------------------------------------------------------------------------
+    def find_request(self, request_id: str | None, external_ref: str | None) -> DeletionRequest | None:
+        """An existing request by id or external reference (detached, read-only)."""
+        with self.session() as s:
+            req = s.get(DeletionRequest, request_id) if request_id is not None else None
+            if req is None and external_ref is not None:
+                req = s.execute(
+                    select(DeletionRequest).where(DeletionRequest.external_ref == external_ref)
+                ).scalar_one_or_none()
+            return req
+
+    def check_same_request(
+        self,
+        req: DeletionRequest,
+        ids: Sequence[int],
+        request_id: str | None,
+        external_ref: str | None,
+        owner: str | None,
+    ) -> dict[str, Any] | None:
+        """Refuse a reused id/reference with another body; the stored receipt when the request completed."""
+        with self.session() as s:
+            self._same_request(s, req, ids, request_id, external_ref, owner)
+        return json.loads(req.receipt_json) if req.state == "completed" and req.receipt_json else None
+
+    def commit_batch(self, items: Sequence[BatchItem], expected_version: int) -> list[int]:
+        """Receive, commit and (with a receipt builder) complete every request of ``items`` in ONE transaction.
+
+        Each request that deletes something bumps the model version once (its receipt names its own before/after
+        versions); one that deletes nothing keeps it. Refused with :class:`StalePlanError` when the model moved
+        from ``expected_version`` (the caller re-plans), and with :class:`RequestRaceError` when another writer
+        created one of the requests meanwhile. Returns each request's version after it.
+        """
+        now = utcnow()
+        versions: list[int] = []
+        with self.session() as s:
+            self.lock_writes(s)
+            current = int(s.execute(select(func.max(ModelVersion.version))).scalar_one() or 0)
+            if current != expected_version:
+                raise StalePlanError(
+                    f"the model moved from version {expected_version} to {current} while this deletion was planned"
+                )
+            rids = [it.request_id for it in items]
+            refs = [it.external_ref for it in items if it.external_ref is not None]
+            taken = s.execute(
+                select(DeletionRequest.id).where(
+                    DeletionRequest.id.in_(rids) | DeletionRequest.external_ref.in_(refs or [""])
+                )
+            ).first()
+            if taken is not None:
+                raise RequestRaceError(f"request {taken[0]} was created by another writer meanwhile")
+            version = current
+            for it in items:
+                req = DeletionRequest(
+                    id=it.request_id,
+                    external_ref=it.external_ref,
+                    kind="owner" if it.owner else "ids",
+                    owner_hmac=self.owner_hash(it.owner) if it.owner else None,
+                    state="received",
+                    received_at=it.received_at,
+                )
+                s.add(req)
+                s.flush()
+                doomed = set(it.to_delete)
+                self._bulk_insert(
+                    s,
+                    RequestItem.__table__,
+                    ("request_id", "sample_id", "already_deleted"),
+                    ((it.request_id, i, i not in doomed) for i in sorted(set(it.ids))),
+                )
+                id_hashes = sorted(self.id_hash(i) for i in set(it.ids))
+                self.record_event(
+                    "request.received",
+                    {"request_id": it.request_id, "count": len(id_hashes), "id_hashes": id_hashes},
+                    s,
+                )
+                if it.to_delete:
+                    version = self._apply_deletion(s, it, now, purge_now=it.receipt is not None)
+                req.state, req.plan_json = "deactivated", canonical_json(it.plan)
+                if it.receipt is not None:
+                    receipt = it.receipt(s, version)
+                    if it.retire:
+                        sha = s.execute(select(Checkpoint.file_sha256).where(Checkpoint.key.in_(it.retire))).scalars()
+                        self.record_event(
+                            "checkpoints.purged", {"request_id": it.request_id, "file_sha256": sorted(sha)}, s
+                        )
+                    self._complete(s, req, receipt)
+                versions.append(version)
+        return versions
+
+    def _apply_deletion(self, s: Session, it: BatchItem, now: datetime, *, purge_now: bool) -> int:
+        """Samples deleted, checkpoints retired (or purged), serving changed, version bumped, purges queued."""
+        ids = list(it.to_delete)
+        for k in range(0, len(ids), 500):
+            s.execute(
+                update(Sample)
+                .where(Sample.id.in_(ids[k : k + 500]), Sample.status == "active")
+                .values(status="deleted", deleted_by=it.request_id, deleted_at=now)
+            )
+        if it.retire:
+            values: dict[str, Any] = {"status": "retired", "retired_at": now}
+            if purge_now:  # the files go right after the commit; a crash before is finished by reconcile_files
+                values.update(status="purged", purged_at=now)
+            s.execute(
+                update(Checkpoint)
+                .where(Checkpoint.key.in_(list(it.retire)), Checkpoint.status == "active")
+                .values(**values)
+            )
+        self.set_serving(it.serving, s)
+        version = self.bump_version("deletion", it.request_id, s)
+        self.record_event(
+            "deletion.committed",
+            {
+                "request_id": it.request_id,
+                "model_version": version,
+                "id_hashes": sorted(self.id_hash(i) for i in ids),
+                "retired_checkpoints": sorted(it.retire),
+                "serving": [[sh, sq, d, st] for sh, sq, _, d, st in it.serving],
+            },
+            s,
+        )
+        # the invariant held before this commit, so only the ids deleted now can break it
+        for k in range(0, len(ids), 500):
+            bad = s.execute(self._tainted_query().where(Sample.id.in_(ids[k : k + 500])).limit(1)).first()
+            if bad is not None:
+                raise LineageError(f"deletion would leave checkpoint {bad[0][:12]} active after its data was deleted")
+        queued = set()
+        for k in range(0, len(ids), 500):
+            q = select(PendingPurge.sample_id).where(PendingPurge.sample_id.in_(ids[k : k + 500]))
+            queued.update(s.execute(q).scalars())
+        self.queue_purges(s, {i: it.cells[i] for i in ids if i not in queued and i in it.cells})
+        return version
+
+    def _complete(self, s: Session, req: DeletionRequest, receipt: dict[str, Any]) -> None:
+        req.state, req.completed_at = "completed", utcnow()
+        req.receipt_json, req.error = canonical_json(receipt), None
+        self.record_event(
+            "request.completed",
+            {
+                "request_id": req.id,
+                "guarantee": receipt.get("guarantee"),
+                "model_version": receipt.get("model_version_after"),
+            },
+            s,
+        )
