@@ -254,7 +254,7 @@ def test_orphan_checkpoint_files_are_reported_then_removed(model_dir: Path):
 
 
 # -- 8: every file that shapes the model is signed --------------------------------------------------------------
-@pytest.mark.parametrize("name", ["backbone.safetensors", "data.safetensors", "secret.key", "strategy.json"])
+@pytest.mark.parametrize("name", ["backbone.safetensors", "secret.key", "strategy.json"])
 def test_changed_model_files_are_refused(model_dir: Path, name: str):
     p = model_dir / name
     if name == "strategy.json":
@@ -271,30 +271,39 @@ def test_changed_model_files_are_refused(model_dir: Path, name: str):
     assert r.exit_code == 1 and name in r.output
 
 
-def test_interrupted_data_purge_rolls_forward(model_dir: Path, monkeypatch):
-    import os as _os
-
-    from unlearnkit.lineage import manifest
-
-    real = _os.replace
-    calls = []
-
-    def crash_before_manifest(src, dst):
-        calls.append(Path(dst).name)
-        if Path(dst).name == "manifest.json":
-            raise KeyboardInterrupt  # the process dies between the data file and the manifest
-        return real(src, dst)
-
+def test_changed_held_rows_are_refused_by_audit_and_retraining(model_dir: Path):
+    """The held data changes at every deletion, so it is checked row by row (tags), not by the manifest."""
+    victim = sorted((model_dir / "held").glob("*.rows"))[0]
+    data = bytearray(victim.read_bytes())
+    data[-1] ^= 1  # one feature byte of the cell's last row
+    victim.write_bytes(bytes(data))
+    r = _audit(model_dir)
+    assert r.exit_code == 1 and "does not match its tag" in r.output, r.output
     m = load_strategy(model_dir)
-    monkeypatch.setattr(manifest.os, "replace", crash_before_manifest)
-    with pytest.raises(KeyboardInterrupt):
-        m.forget(harmless_ids(model_dir, 1))
-    monkeypatch.setattr(manifest.os, "replace", real)
-    m.close()
-    assert "data.safetensors" in calls and (model_dir / "manifest.json.next").exists()
-    m = load_strategy(model_dir)  # rolled forward, not refused
     try:
-        assert not (model_dir / "manifest.json.next").exists()
+        shard = int(victim.name.split("-")[0])
+        with pytest.raises(IntegrityError, match="tag"):
+            m.retrain([shard])
+    finally:
+        m.close()
+
+
+def test_interrupted_held_purge_is_finished_on_open(model_dir: Path):
+    m = load_strategy(model_dir)
+    ids = harmless_ids(model_dir, 2)
+
+    def die(step: str) -> None:
+        if step == "before_purge":
+            raise KeyboardInterrupt  # the process dies between the commit and the overwrite
+
+    m.fault_injector = die
+    with pytest.raises(KeyboardInterrupt):
+        m.forget(ids)
+    assert set(ids) <= set(m.held_ids())  # committed, not yet overwritten
+    m.close()
+    m = load_strategy(model_dir)  # the queued purge is finished on open
+    try:
+        assert not set(ids) & set(m.held_ids()) and m.verify().ok
     finally:
         m.close()
 

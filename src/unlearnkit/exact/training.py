@@ -29,8 +29,19 @@ class _TrainingConflict(Exception):
 
 
 def executor_spec(executor: Executor | None) -> str:
-    """The ``make_executor`` spec recorded with the model (``local`` for an executor that names none)."""
-    return str(getattr(executor, "spec", None) or "local") if executor is not None else "local"
+    """The :func:`~unlearnkit.runtime.executor.make_executor` spec recorded with the model, so a reload trains
+    with the same kind: the executor's own ``spec`` when it has one, else ``local``/``process:N``/``ray``."""
+    if executor is None:
+        return "local"
+    spec = getattr(executor, "spec", None)
+    if isinstance(spec, str) and spec:
+        return spec
+    kind = type(executor).__name__
+    if kind == "ProcessExecutor":
+        return f"process:{getattr(executor, 'workers', 2)}"
+    if kind == "RayExecutor":
+        return "ray"
+    return "local"
 
 
 class TrainingMixin:
