@@ -40,12 +40,12 @@ def _write_commits(store) -> list[int]:
     wrote: set[int] = set()
 
     @event.listens_for(store.engine, "before_cursor_execute")
-    def _seen(conn, cursor, statement, params, context, many):  # noqa: ANN001
+    def _seen(conn, cursor, statement, params, context, many):
         if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
             wrote.add(id(conn))
 
     @event.listens_for(store.engine, "commit")
-    def _commit(conn):  # noqa: ANN001
+    def _commit(conn):
         if id(conn) in wrote:
             wrote.discard(id(conn))
             count[0] += 1
@@ -156,7 +156,9 @@ def test_kill9_mid_purge_then_restart_leaves_no_deleted_bytes_on_disk(model, sma
     assert p.returncode == 137, p.stderr[-2000:]
 
     def holders(i: int) -> list[str]:
-        return [str(f.relative_to(directory)) for f in directory.rglob("*") if f.is_file() and rows[i] in f.read_bytes()]
+        return [
+            str(f.relative_to(directory)) for f in directory.rglob("*") if f.is_file() and rows[i] in f.read_bytes()
+        ]
 
     assert not holders(ids[0]) and holders(ids[1]) == [f"held/{'-'.join(map(str, model.assignment_[ids[1]]))}.rows"]
     restarted = load_strategy(directory)  # the committed deletion's queued purge is finished on open

@@ -98,13 +98,14 @@ class IntegrityMixin:
     def _sign_files(self, directory: Path) -> None:
         write_manifest(directory, files_to_sign(directory), self.signer())
 
-    def checkpoint_head(self, durable: bool = True) -> dict[str, Any]:
+    def checkpoint_head(self, durable: bool = True, known: tuple[int, str, int] | None = None) -> dict[str, Any]:
         """Sign the audit chain's current head into ``audit-head.json``; returns the envelope.
 
         ``durable=False`` (a fast-path deletion) renames the file into place without an fsync: a kill -9 loses
         nothing, and after a power loss the file may name an earlier head, which the store still extends.
+        ``known``: ``(seq, hash, model version)`` just committed by this writer (saves a read).
         """
-        env = sign_head(self.store, self.signer())  # type: ignore[attr-defined]
+        env = sign_head(self.store, self.signer(), known)  # type: ignore[attr-defined]
         write_head(self.directory, env, sync=durable)
         return env
 

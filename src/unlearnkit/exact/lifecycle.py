@@ -108,9 +108,10 @@ class DeletionMixin:
             fresh: list[tuple[int, ForgetRequest, list[int]]] = []
             resume: list[tuple[int, str]] = []
             seen: dict[str, int] = {}
+            rows: dict[int, dict[str, Any]] = {}  # sample rows read while resolving, reused to plan
             for k, r in enumerate(requests):
                 try:
-                    wanted = self._resolve_ids(r.ids, r.owner)
+                    wanted = self._resolve_ids(r.ids, r.owner, rows)
                     key = r.request_id or (f"ref:{r.external_ref}" if r.external_ref else None)
                     if key is not None and key in seen:  # the same request twice in one call: answered once
                         resume.append((k, key))
@@ -132,7 +133,7 @@ class DeletionMixin:
                     results[k] = exc
             slow: list[_Planned] = []
             if fresh:
-                slow = self._commit_group(fresh, results, t0, defer_retrain)
+                slow = self._commit_group(fresh, rows, results, t0, defer_retrain)
             for p in slow:
                 results[p.index] = self._guarded(p.item.request_id, p.item.received_at, t0, defer_retrain)
             for k, key in resume:
@@ -166,7 +167,10 @@ class DeletionMixin:
             self._load_serving()  # serve exactly what the store says
             raise
 
-    def _resolve_ids(self, ids: Iterable[int | str] | None, owner: str | None) -> list[int]:
+    def _resolve_ids(
+        self, ids: Iterable[int | str] | None, owner: str | None, rows: dict[int, dict[str, Any]] | None = None
+    ) -> list[int]:
+        """The internal ids a request names (unknown ones refused). ``rows`` collects their sample rows."""
         store = self._require_store()
         if (ids is None) == (owner is None):
             raise ConfigError("give exactly one of ids or owner")
@@ -181,7 +185,11 @@ class DeletionMixin:
             raise DataError(f"sample ids must be integers, got {ids!r}") from None
         if not wanted:
             raise ConfigError("no ids to forget")
-        unknown = store.unknown_ids(wanted)
+        if rows is None:
+            unknown = store.unknown_ids(wanted)
+        else:
+            rows.update(store.sample_rows([i for i in wanted if i not in rows]))
+            unknown = [i for i in wanted if i not in rows]
         if unknown:
             raise UnknownIdError(unknown)
         return wanted
@@ -191,6 +199,7 @@ class DeletionMixin:
     def _commit_group(
         self,
         fresh: list[tuple[int, ForgetRequest, list[int]]],
+        rows: dict[int, dict[str, Any]],
         results: list[Any],
         t0: float,
         defer_retrain: bool,
@@ -199,14 +208,13 @@ class DeletionMixin:
         store = self.store
         received = utcnow()
         ids_all = sorted({i for _, _, w in fresh for i in w})
-        rows = store.sample_rows(ids_all)
+        missing = [i for i in ids_all if i not in rows]  # named by owner or external id
+        if missing:
+            rows.update(store.sample_rows(missing))
         external = set(store.external_hashes_of(ids_all)) if self.config_.get("external_ids") else set()
         rids = {k: r.request_id or uuid.uuid4().hex for k, r, _ in fresh}
         with self._writer.hold():  # plan → commit → swap: one writer per directory
             for _attempt in range(10):
-                if store.current_version() != self._snapshot.version:
-                    self._catch_up()  # another process moved the model: recover its leftovers, plan on its state
-                    rows = store.sample_rows(ids_all)
                 base_rows, base_nodes = self._rows_, self._nodes_
                 version0 = self._snapshot.version
                 try:
@@ -214,11 +222,11 @@ class DeletionMixin:
                     self._fault("after_plan")
                     self._fault("before_commit")
                     versions = store.commit_batch([p.item for p in planned], expected_version=version0)
-                except StalePlanError as exc:
+                except StalePlanError as exc:  # another writer moved the model: finish its leftovers, plan again
                     log.info("%s; planning again", exc)
                     self._rows_, self._nodes_ = base_rows, base_nodes
-                    self._load_serving()
-                    rows = store.sample_rows(ids_all)
+                    self._catch_up()
+                    rows.update(store.sample_rows(ids_all))
                     continue
                 except BaseException:
                     self._rows_, self._nodes_ = base_rows, base_nodes
@@ -234,7 +242,8 @@ class DeletionMixin:
                 retired = [k for p in planned if p.receipt is not None for k in p.item.retire]
                 self._purge_after_commit({i: c for p in planned for i, c in p.item.cells.items()}, retired)
                 self._fault("after_purge")
-                self.checkpoint_head(durable=False)
+                head = store.last_head
+                self.checkpoint_head(durable=False, known=None if head is None else (*head, versions[-1]))
             except BaseException:
                 self._load_serving()
                 raise
@@ -502,6 +511,7 @@ class DeletionMixin:
             self._unsynced |= self.held_.purge(queued)
         if self.store.current_version() != self._snapshot.version:
             self._load_serving()
+            self._assignment = None
 
     def _purge_files(self) -> dict[str, str]:
         """Delete retired checkpoint files and overwrite held rows still queued (idempotent).

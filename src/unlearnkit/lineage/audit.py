@@ -26,21 +26,28 @@ from unlearnkit.lineage.store import LineageStore, iso, utcnow
 HEAD_FILE = "audit-head.json"
 
 
-def chain_head(store: LineageStore) -> dict[str, Any]:
-    """The newest audit event's ``seq`` and ``hash``, the model version, and when this was read."""
-    head = json.loads(store.get_meta("audit_head") or '{"seq": 0, "hash": ""}')
+def chain_head(store: LineageStore, known: tuple[int, str, int] | None = None) -> dict[str, Any]:
+    """The newest audit event's ``seq`` and ``hash``, the model version, and when this was read.
+
+    ``known``: ``(seq, hash, version)`` the caller just committed (under the writer lock), instead of a read.
+    """
+    if known is not None:
+        seq, h, version = known
+        chain = store.chain_alg
+    else:
+        seq, h, version, chain = store.chain_state()
     return {
         "type": "unlearnkit/audit-head",
-        "seq": int(head["seq"]),
-        "hash": head["hash"],
-        "model_version": store.model_version,
-        "chain": store.get_meta("audit_chain") or "sha256",
+        "seq": seq,
+        "hash": h,
+        "model_version": version,
+        "chain": chain,
         "at": iso(utcnow()),
     }
 
 
-def sign_head(store: LineageStore, signer: Signer) -> dict[str, Any]:
-    return signer.sign(chain_head(store), kind="head")
+def sign_head(store: LineageStore, signer: Signer, known: tuple[int, str, int] | None = None) -> dict[str, Any]:
+    return signer.sign(chain_head(store, known), kind="head")
 
 
 def write_head(directory: Path, envelope: dict[str, Any], sync: bool = True) -> None:

@@ -122,15 +122,25 @@ def newly_stale(store: LineageStore, version_after: int, session: Session | None
     """The exports that the deletion committing ``version_after`` made stale (fresh until that deletion)."""
 
     def run(s: Session) -> list[dict[str, Any]]:
+        earlier = s.execute(
+            select(func.max(ModelVersion.version)).where(
+                ModelVersion.reason == "deletion", ModelVersion.version < version_after
+            )
+        ).scalar_one()
+        since = -1 if earlier is None else int(earlier)
+        rows = (
+            s.execute(
+                select(ExportRecord)
+                .where(ExportRecord.model_version < version_after, ExportRecord.model_version >= since)
+                .where(ExportRecord.replaced_at.is_(None))
+                .order_by(ExportRecord.id)
+            )
+            .scalars()
+            .all()
+        )
+        if not rows:
+            return []
         deletions = _deletion_versions(s)
-        earlier = [v for v, _ in deletions if v < version_after]
-        since = max(earlier) if earlier else -1
-        rows = s.execute(
-            select(ExportRecord)
-            .where(ExportRecord.model_version < version_after, ExportRecord.model_version >= since)
-            .where(ExportRecord.replaced_at.is_(None))
-            .order_by(ExportRecord.id)
-        ).scalars()
         keep = ("export_id", "model_version", "format", "file_sha256", "recipient", "exported_at")
         return [{k: d[k] for k in keep} for d in (_as_dict(r, deletions) for r in rows)]
 

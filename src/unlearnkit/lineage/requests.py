@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from unlearnkit.errors import LineageError, RequestConflictError, StalePlanError
 from unlearnkit.lineage._util import canonical_json, iso, utcnow
-from unlearnkit.lineage.schema import Checkpoint, DeletionRequest, ModelVersion, PendingPurge, RequestItem, Sample
+from unlearnkit.lineage.schema import Checkpoint, DeletionRequest, ModelVersion, RequestItem, Sample
 
 
 class RequestRaceError(StalePlanError):
@@ -58,6 +58,7 @@ class RequestMixin:
     queue_purges: Any
     _tainted_query: Any
     _bulk_insert: Any
+    record_events: Any
     id_hash: Any
     owner_hash: Any
 
@@ -175,7 +176,10 @@ class RequestMixin:
             item = BatchItem(
                 request_id, ids, ids, now, retire=list(retire), serving=list(serving), plan=plan, cells=cells
             )
-            version = self._apply_deletion(s, item, now, purge_now=False)
+            current = int(s.execute(select(func.max(ModelVersion.version))).scalar_one() or 0)
+            events: list[tuple[str, dict[str, Any]]] = []
+            version = self._apply_deletion(s, item, now, current, events, purge_now=False)
+            self.record_events(events, s)
             req.state, req.plan_json = "deactivated", canonical_json(plan)
             return version
 
@@ -241,10 +245,13 @@ class RequestMixin:
         Each request that deletes something bumps the model version once (its receipt names its own before/after
         versions); one that deletes nothing keeps it. Refused with :class:`StalePlanError` when the model moved
         from ``expected_version`` (the caller re-plans), and with :class:`RequestRaceError` when another writer
-        created one of the requests meanwhile. Returns each request's version after it.
+        created one of the requests meanwhile. Returns each request's version after it. Written with Core
+        statements (a handful per request), the audit events appended together at the end.
         """
         now = utcnow()
         versions: list[int] = []
+        events: list[tuple[str, dict[str, Any]]] = []
+        requests = DeletionRequest.__table__
         with self.session() as s:
             self.lock_writes(s)
             current = int(s.execute(select(func.max(ModelVersion.version))).scalar_one() or 0)
@@ -254,104 +261,117 @@ class RequestMixin:
                 )
             rids = [it.request_id for it in items]
             refs = [it.external_ref for it in items if it.external_ref is not None]
-            taken = s.execute(
-                select(DeletionRequest.id).where(
-                    DeletionRequest.id.in_(rids) | DeletionRequest.external_ref.in_(refs or [""])
-                )
-            ).first()
+            clash = requests.c.id.in_(rids)
+            if refs:
+                clash = clash | requests.c.external_ref.in_(refs)
+            taken = s.execute(select(requests.c.id).where(clash).limit(1)).first()
             if taken is not None:
                 raise RequestRaceError(f"request {taken[0]} was created by another writer meanwhile")
+            s.execute(
+                insert(requests),
+                [
+                    {
+                        "id": it.request_id,
+                        "external_ref": it.external_ref,
+                        "kind": "owner" if it.owner else "ids",
+                        "owner_hmac": self.owner_hash(it.owner) if it.owner else None,
+                        "state": "received",
+                        "received_at": it.received_at,
+                    }
+                    for it in items
+                ],
+            )
+            self._bulk_insert(
+                s,
+                RequestItem.__table__,
+                ("request_id", "sample_id", "already_deleted"),
+                ((it.request_id, i, i not in set(it.to_delete)) for it in items for i in sorted(set(it.ids))),
+            )
             version = current
+            finals = []
             for it in items:
-                req = DeletionRequest(
-                    id=it.request_id,
-                    external_ref=it.external_ref,
-                    kind="owner" if it.owner else "ids",
-                    owner_hmac=self.owner_hash(it.owner) if it.owner else None,
-                    state="received",
-                    received_at=it.received_at,
-                )
-                s.add(req)
-                s.flush()
-                doomed = set(it.to_delete)
-                self._bulk_insert(
-                    s,
-                    RequestItem.__table__,
-                    ("request_id", "sample_id", "already_deleted"),
-                    ((it.request_id, i, i not in doomed) for i in sorted(set(it.ids))),
-                )
                 id_hashes = sorted(self.id_hash(i) for i in set(it.ids))
-                self.record_event(
-                    "request.received",
-                    {"request_id": it.request_id, "count": len(id_hashes), "id_hashes": id_hashes},
-                    s,
+                events.append(
+                    ("request.received", {"request_id": it.request_id, "count": len(id_hashes), "id_hashes": id_hashes})
                 )
                 if it.to_delete:
-                    version = self._apply_deletion(s, it, now, purge_now=it.receipt is not None)
-                req.state, req.plan_json = "deactivated", canonical_json(it.plan)
+                    version = self._apply_deletion(s, it, now, version, events, purge_now=it.receipt is not None)
+                final: dict[str, Any] = {"b_id": it.request_id, "b_state": "deactivated", "b_completed": None}
+                final.update(b_plan=canonical_json(it.plan), b_receipt=None)
                 if it.receipt is not None:
                     receipt = it.receipt(s, version)
                     if it.retire:
-                        sha = s.execute(select(Checkpoint.file_sha256).where(Checkpoint.key.in_(it.retire))).scalars()
-                        self.record_event(
-                            "checkpoints.purged", {"request_id": it.request_id, "file_sha256": sorted(sha)}, s
-                        )
-                    self._complete(s, req, receipt)
+                        sha = sorted(it.plan.get("retire_sha256", []))
+                        events.append(("checkpoints.purged", {"request_id": it.request_id, "file_sha256": sha}))
+                    final.update(b_state="completed", b_completed=utcnow(), b_receipt=canonical_json(receipt))
+                    events.append(("request.completed", self._completion_event(it.request_id, receipt)))
+                finals.append(final)
                 versions.append(version)
+            s.execute(
+                update(requests)
+                .where(requests.c.id == bindparam("b_id"))
+                .values(
+                    state=bindparam("b_state"),
+                    plan_json=bindparam("b_plan"),
+                    completed_at=bindparam("b_completed"),
+                    receipt_json=bindparam("b_receipt"),
+                ),
+                finals,
+            )
+            self.record_events(events, s)
         return versions
 
-    def _apply_deletion(self, s: Session, it: BatchItem, now: datetime, *, purge_now: bool) -> int:
+    def _apply_deletion(
+        self,
+        s: Session,
+        it: BatchItem,
+        now: datetime,
+        current: int,
+        events: list[tuple[str, dict[str, Any]]],
+        *,
+        purge_now: bool,
+    ) -> int:
         """Samples deleted, checkpoints retired (or purged), serving changed, version bumped, purges queued."""
         ids = list(it.to_delete)
+        samples = Sample.__table__
         for k in range(0, len(ids), 500):
             s.execute(
-                update(Sample)
-                .where(Sample.id.in_(ids[k : k + 500]), Sample.status == "active")
+                update(samples)
+                .where(samples.c.id.in_(ids[k : k + 500]), samples.c.status == "active")
                 .values(status="deleted", deleted_by=it.request_id, deleted_at=now)
             )
         if it.retire:
             values: dict[str, Any] = {"status": "retired", "retired_at": now}
             if purge_now:  # the files go right after the commit; a crash before is finished by reconcile_files
                 values.update(status="purged", purged_at=now)
-            s.execute(
-                update(Checkpoint)
-                .where(Checkpoint.key.in_(list(it.retire)), Checkpoint.status == "active")
-                .values(**values)
-            )
+            ckpt = Checkpoint.__table__
+            s.execute(update(ckpt).where(ckpt.c.key.in_(list(it.retire)), ckpt.c.status == "active").values(**values))
         self.set_serving(it.serving, s)
-        version = self.bump_version("deletion", it.request_id, s)
-        self.record_event(
-            "deletion.committed",
-            {
-                "request_id": it.request_id,
-                "model_version": version,
-                "id_hashes": sorted(self.id_hash(i) for i in ids),
-                "retired_checkpoints": sorted(it.retire),
-                "serving": [[sh, sq, d, st] for sh, sq, _, d, st in it.serving],
-            },
-            s,
+        version = self.bump_version("deletion", it.request_id, s, current=current)
+        events.append(
+            (
+                "deletion.committed",
+                {
+                    "request_id": it.request_id,
+                    "model_version": version,
+                    "id_hashes": sorted(self.id_hash(i) for i in ids),
+                    "retired_checkpoints": sorted(it.retire),
+                    "serving": [[sh, sq, d, st] for sh, sq, _, d, st in it.serving],
+                },
+            )
         )
         # the invariant held before this commit, so only the ids deleted now can break it
         for k in range(0, len(ids), 500):
             bad = s.execute(self._tainted_query().where(Sample.id.in_(ids[k : k + 500])).limit(1)).first()
             if bad is not None:
                 raise LineageError(f"deletion would leave checkpoint {bad[0][:12]} active after its data was deleted")
-        queued = set()
-        for k in range(0, len(ids), 500):
-            q = select(PendingPurge.sample_id).where(PendingPurge.sample_id.in_(ids[k : k + 500]))
-            queued.update(s.execute(q).scalars())
-        self.queue_purges(s, {i: it.cells[i] for i in ids if i not in queued and i in it.cells})
+        self.queue_purges(s, {i: it.cells[i] for i in ids if i in it.cells})
         return version
 
-    def _complete(self, s: Session, req: DeletionRequest, receipt: dict[str, Any]) -> None:
-        req.state, req.completed_at = "completed", utcnow()
-        req.receipt_json, req.error = canonical_json(receipt), None
-        self.record_event(
-            "request.completed",
-            {
-                "request_id": req.id,
-                "guarantee": receipt.get("guarantee"),
-                "model_version": receipt.get("model_version_after"),
-            },
-            s,
-        )
+    @staticmethod
+    def _completion_event(request_id: str, receipt: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "request_id": request_id,
+            "guarantee": receipt.get("guarantee"),
+            "model_version": receipt.get("model_version_after"),
+        }

@@ -63,6 +63,7 @@ class SampleMixin:
     _pepper: bytes
     url: str
     session: Any
+    read_session: Any
     record_event: Any
     owner_hash: Any
     external_hash: Any
@@ -181,7 +182,7 @@ class SampleMixin:
         """``{id: (shard, slice)}`` of ``ids`` only (unknown ids are left out)."""
         wanted = sorted({int(i) for i in ids})
         out: dict[int, tuple[int, int]] = {}
-        with self.session() as s:
+        with self.read_session() as s:
             for chunk in _chunks(wanted):
                 q = select(Sample.id, Sample.shard, Sample.slice).where(Sample.id.in_(list(chunk)))
                 out.update({i: (sh, sl) for i, sh, sl in s.execute(q)})
@@ -238,7 +239,7 @@ class SampleMixin:
     def unknown_ids(self, ids: Iterable[int]) -> list[int]:
         wanted = sorted({int(i) for i in ids})
         known: set[int] = set()
-        with self.session() as s:
+        with self.read_session() as s:
             for chunk in _chunks(wanted):
                 known.update(s.execute(select(Sample.id).where(Sample.id.in_(list(chunk)))).scalars())
         return [i for i in wanted if i not in known]
@@ -281,7 +282,7 @@ class SampleMixin:
         """Keyed hashes of the external ids of internal ``ids`` (those that have one)."""
         wanted = sorted({int(i) for i in ids})
         out: list[str] = []
-        with self.session() as s:
+        with self.read_session() as s:
             for chunk in _chunks(wanted):
                 q = select(ExternalId.external_hmac).where(ExternalId.sample_id.in_(list(chunk)))
                 out.extend(s.execute(q).scalars())
@@ -296,7 +297,7 @@ class SampleMixin:
         wanted = sorted({int(i) for i in ids})
         out: dict[int, dict[str, Any]] = {}
         cols = (Sample.id, Sample.shard, Sample.slice, Sample.status, Sample.content_hash)
-        ctx: AbstractContextManager[Session] = self.session() if session is None else _Same(session)
+        ctx: AbstractContextManager[Session] = self.read_session() if session is None else _Same(session)
         with ctx as s:
             for chunk in _chunks(wanted):
                 for i, sh, sl, st, h in s.execute(select(*cols).where(Sample.id.in_(list(chunk)))):
@@ -305,14 +306,26 @@ class SampleMixin:
 
     # -- held rows awaiting a durable overwrite ----------------------------------------------------------------
     def queue_purges(self, s: Session, cells: Mapping[int, tuple[int, int]]) -> None:
-        """Record (in the deletion's own transaction) the held rows to overwrite once it commits."""
-        self._bulk_insert(
-            s, PendingPurge.__table__, ("sample_id", "shard", "slice"), ((i, c[0], c[1]) for i, c in cells.items())
-        )
+        """Record (in the deletion's own transaction) the held rows to overwrite once it commits (an id already
+        queued stays queued once)."""
+        rows = [{"sample_id": i, "shard": c[0], "slice": c[1]} for i, c in cells.items()]
+        if not rows:
+            return
+        dialect = s.connection().dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            from importlib import import_module
+
+            stmt = import_module(f"sqlalchemy.dialects.{dialect}").insert(PendingPurge.__table__)
+            s.execute(stmt.on_conflict_do_nothing(index_elements=["sample_id"]), rows)
+            return
+        queued = set(s.execute(select(PendingPurge.sample_id).where(PendingPurge.sample_id.in_(list(cells)))).scalars())
+        fresh = [r for r in rows if r["sample_id"] not in queued]
+        if fresh:
+            s.execute(insert(PendingPurge.__table__), fresh)
 
     def pending_purges(self) -> dict[int, tuple[int, int]]:
         """``{id: (shard, slice)}`` of deleted samples whose held row is not yet known to be overwritten on disk."""
-        with self.session() as s:
+        with self.read_session() as s:
             q = select(PendingPurge.sample_id, PendingPurge.shard, PendingPurge.slice)
             return {i: (sh, sl) for i, sh, sl in s.execute(q)}
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy import bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -108,6 +108,8 @@ class LineageStore(SampleMixin, RequestMixin):
                 s.add(MetaRow(key="audit_chain", value=CHAIN_ALG))
             chain = s.get(MetaRow, "audit_chain")
             self._chain_key = self._hmac_key("audit-chain") if chain is not None and chain.value == CHAIN_ALG else None
+            self.chain_alg = chain.value if chain is not None else "sha256"
+        self.last_head: tuple[int, str] | None = None
 
     @staticmethod
     def _make_engine(url: str) -> Engine:
@@ -211,16 +213,52 @@ class LineageStore(SampleMixin, RequestMixin):
         if session is None:
             with self.session() as s:
                 return self.record_event(event_type, payload, s)
-        head_row = session.execute(select(MetaRow).where(MetaRow.key == "audit_head").with_for_update()).scalar_one()
-        head = json.loads(head_row.value)
-        seq, at = head["seq"] + 1, iso(utcnow()) or ""
-        payload_json = canonical_json(dict(payload))
-        h = event_hash(head["hash"], seq, at, event_type, payload_json, self._chain_key)
-        session.add(
-            AuditEvent(seq=seq, at=at, event_type=event_type, payload_json=payload_json, prev_hash=head["hash"], hash=h)
-        )
-        head_row.value = json.dumps({"seq": seq, "hash": h})
-        return h
+        return self.record_events([(event_type, payload)], session)[-1]
+
+    def record_events(self, events: Sequence[tuple[str, Mapping[str, Any]]], session: Session) -> list[str]:
+        """Append several events in order, in the caller's transaction: one read of the head (locked), one
+        insert, one update. Returns their hashes."""
+        head_sql = select(MetaRow.value).where(MetaRow.key == "audit_head").with_for_update()
+        head = json.loads(session.execute(head_sql).scalar_one())
+        seq, prev, at = int(head["seq"]), str(head["hash"]), iso(utcnow()) or ""
+        rows, hashes = [], []
+        for event_type, payload in events:
+            seq += 1
+            payload_json = canonical_json(dict(payload))
+            h = event_hash(prev, seq, at, event_type, payload_json, self._chain_key)
+            rows.append(
+                {
+                    "seq": seq,
+                    "at": at,
+                    "event_type": event_type,
+                    "payload_json": payload_json,
+                    "prev_hash": prev,
+                    "hash": h,
+                }
+            )
+            prev = h
+            hashes.append(h)
+        self.last_head = (seq, prev)  # what the writer signs next (see unlearnkit.lineage.audit.chain_head)
+        if rows:
+            session.execute(insert(AuditEvent.__table__), rows)
+            session.execute(
+                update(MetaRow.__table__)
+                .where(MetaRow.key == "audit_head")
+                .values(value=json.dumps({"seq": seq, "hash": prev}))
+            )
+        return hashes
+
+    def chain_state(self) -> tuple[int, str, int, str]:
+        """``(head seq, head hash, model version, chain algorithm)`` in one read."""
+        with self.read_session() as s:
+            meta = dict(
+                s.execute(
+                    select(MetaRow.key, MetaRow.value).where(MetaRow.key.in_(["audit_head", "audit_chain"]))
+                ).all()
+            )
+            version = int(s.execute(select(func.max(ModelVersion.version))).scalar_one() or 0)
+        head = json.loads(meta.get("audit_head") or '{"seq": 0, "hash": ""}')
+        return int(head["seq"]), str(head["hash"]), version, meta.get("audit_chain") or "sha256"
 
     def audit_events(self, since: int = 0) -> list[dict[str, Any]]:
         with self.session() as s:
@@ -386,12 +424,38 @@ class LineageStore(SampleMixin, RequestMixin):
     # -- serving -------------------------------------------------------------------------------------------
     def set_serving(self, rows: Sequence[tuple[int, int, Sequence[int], int, str]], session: Session) -> None:
         """Upsert serving rows ``(shard, sequence, order, depth, state)``."""
-        for shard, seq, order, depth, state in rows:
-            r = session.get(Serving, (shard, seq))
-            if r is None:
-                session.add(Serving(shard=shard, sequence=seq, order=prefix_str(order), depth=depth, state=state))
-            else:
-                r.order, r.depth, r.state = prefix_str(order), depth, state
+        if not rows:
+            return
+        table = Serving.__table__
+        shards = sorted({int(r[0]) for r in rows})
+        have = set(session.execute(select(table.c.shard, table.c.sequence).where(table.c.shard.in_(shards))).all())
+        new = [
+            {"b_shard": sh, "b_seq": sq, "b_order": prefix_str(o), "b_depth": d, "b_state": st}
+            for sh, sq, o, d, st in rows
+        ]
+        old = [r for r in new if (r["b_shard"], r["b_seq"]) in have]
+        if old:
+            session.execute(
+                update(table)
+                .where(table.c.shard == bindparam("b_shard"), table.c.sequence == bindparam("b_seq"))
+                .values(order=bindparam("b_order"), depth=bindparam("b_depth"), state=bindparam("b_state")),
+                old,
+            )
+        add = [r for r in new if (r["b_shard"], r["b_seq"]) not in have]
+        if add:
+            session.execute(
+                insert(table),
+                [
+                    {
+                        "shard": r["b_shard"],
+                        "sequence": r["b_seq"],
+                        "order": r["b_order"],
+                        "depth": r["b_depth"],
+                        "state": r["b_state"],
+                    }
+                    for r in add
+                ],
+            )
 
     def serving(self) -> list[tuple[int, int, tuple[int, ...], int, str]]:
         with self.session() as s:
@@ -417,10 +481,14 @@ class LineageStore(SampleMixin, RequestMixin):
         with self.session() as s:
             return int(s.execute(select(func.max(ModelVersion.version))).scalar_one() or 0)
 
-    def bump_version(self, reason: str, request_id: str | None, session: Session) -> int:
-        current = session.execute(select(func.max(ModelVersion.version))).scalar_one() or 0
+    def bump_version(self, reason: str, request_id: str | None, session: Session, current: int | None = None) -> int:
+        """Add the next model version (``current`` + 1 when the caller already read it under the lock)."""
+        if current is None:
+            current = int(session.execute(select(func.max(ModelVersion.version))).scalar_one() or 0)
         v = int(current) + 1
-        session.add(ModelVersion(version=v, created_at=utcnow(), reason=reason, request_id=request_id))
+        session.execute(
+            insert(ModelVersion.__table__).values(version=v, created_at=utcnow(), reason=reason, request_id=request_id)
+        )
         return v
 
     def record_retrain(
