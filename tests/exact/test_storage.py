@@ -173,3 +173,24 @@ def test_kill9_mid_purge_then_restart_leaves_no_deleted_bytes_on_disk(model, sma
             assert restarted.predict_proba(digits_bundle.test.x[:5]).shape == (5, 10)
     finally:
         restarted.close()
+
+
+def test_the_executor_kind_is_recorded_and_a_reload_trains_with_it(small_train, public, tmp_path):
+    import json
+
+    from unlearnkit.runtime.executor import LocalExecutor, ProcessExecutor
+
+    class Named(LocalExecutor):
+        spec = "process:1"  # trains in this process here; the recorded kind is what a reload builds
+
+    m = S3T(shards=1, slices=2, budget=1, **TINY, executor=Named()).fit(
+        small_train.take(list(range(40))), public, directory=tmp_path / "m"
+    )
+    m.close()
+    assert json.loads((tmp_path / "m" / "strategy.json").read_text())["executor"] == "process:1"
+    again = load_strategy(tmp_path / "m")
+    try:
+        built = again._executor()
+        assert isinstance(built, ProcessExecutor) and built.workers == 1
+    finally:
+        again.close()

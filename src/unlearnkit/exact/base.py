@@ -495,6 +495,7 @@ class ExactStrategy(IntegrityMixin, ServingMixin, TrainingMixin, DeletionMixin):
         self.held_ = HeldData(directory, HeldSpec.from_config(config["held"], held_key(pepper)))
         self._unsynced: set[Path] = set()
         self._unsynced_count = 0
+        self._caught_up = False
         self._assignment: dict[int, tuple[int, int]] | None = None
         self._tensor_cache: dict[str, Tensors] = built[2]
         self._sha_: dict[str, str] = {}
@@ -502,7 +503,7 @@ class ExactStrategy(IntegrityMixin, ServingMixin, TrainingMixin, DeletionMixin):
         if not fresh:
             with self._writer.hold():
                 self._check_on_open()
-                self.reconcile_files()
+                self.remove_purged_files()  # committed removals a crash left undone (orphans stay for audit)
                 queued = self.store.pending_purges()  # deletions a crash left committed but not yet purged
                 if queued:
                     self.held_.purge_durably(queued)

@@ -45,6 +45,7 @@ class EnsembleLM:
         return base_of(self.model.template_).model.config
 
     def _members(self) -> tuple[int, list[nn.Module]]:
+        self.model._ctx()  # the run's torch thread count
         snap = self.model._snapshot
         if not snap.members:
             raise RetrainRequiredError("every shard is dead (all its layers saw deleted data): retrain required")

@@ -126,6 +126,15 @@ class IntegrityMixin:
             log.warning("removed %d checkpoint file(s) the lineage store does not list: %s", len(removed), removed)
         return removed
 
+    def remove_purged_files(self) -> list[str]:
+        """Remove files of checkpoints the store records as purged (a crash between commit and unlink)."""
+        ckpt_dir = self.ckpt_.directory  # type: ignore[attr-defined]
+        if not ckpt_dir.is_dir():
+            return []
+        purged = {c.key for c in self.store.checkpoints("purged")}  # type: ignore[attr-defined]
+        removed = [k for k in sorted(purged) if self.ckpt_.remove(k)]  # type: ignore[attr-defined]
+        return removed
+
     # -- checking ---------------------------------------------------------------------------------------------
     @staticmethod
     def _check_store_present(directory: Path, db_url: str | None) -> None:

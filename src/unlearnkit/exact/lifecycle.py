@@ -214,6 +214,8 @@ class DeletionMixin:
         external = set(store.external_hashes_of(ids_all)) if self.config_.get("external_ids") else set()
         rids = {k: r.request_id or uuid.uuid4().hex for k, r, _ in fresh}
         with self._writer.hold():  # plan → commit → swap: one writer per directory
+            if not self._caught_up:  # the first write of this process finishes what a crash left
+                self._catch_up()
             for _attempt in range(10):
                 base_rows, base_nodes = self._rows_, self._nodes_
                 version0 = self._snapshot.version
@@ -505,6 +507,7 @@ class DeletionMixin:
 
     def _catch_up(self) -> None:
         """Finish what a crashed or concurrent writer left: orphan or purged checkpoint files, queued purges."""
+        self._caught_up = True
         self.reconcile_files()
         queued = self.store.pending_purges()
         if queued:

@@ -43,15 +43,19 @@ def assign_arrays(data: IdDataset, salt: str, shards: int, slices: int, sharding
     by_owner: dict[str, tuple[int, int]] = {}
     prefix = f"{salt}:".encode()
     cells = shards * slices
-    for k, i in enumerate(ids.tolist()):
-        o = owners[k] if owners is not None else None
-        if o is not None:
-            if o not in by_owner:
-                by_owner[o] = owner_shard_slice_of(o, salt, shards, slices)
-            shard[k], sl[k] = by_owner[o]
-        else:
-            cell = int.from_bytes(hashlib.sha256(prefix + str(i).encode()).digest()[:8], "big") % cells
-            shard[k], sl[k] = divmod(cell, slices)
+    out = np.empty(len(ids), dtype=np.int64)
+    for start in range(0, len(ids), 65536):  # a chunk of Python ints at a time
+        for k, i in enumerate(ids[start : start + 65536].tolist(), start):
+            o = owners[k] if owners is not None else None
+            if o is not None:
+                if o not in by_owner:
+                    sh, s = owner_shard_slice_of(o, salt, shards, slices)
+                    by_owner[o] = sh * slices + s
+                out[k] = by_owner[o]
+            else:
+                out[k] = int.from_bytes(hashlib.sha256(prefix + str(i).encode()).digest()[:8], "big") % cells
+    np.floor_divide(out, slices, out=shard)
+    np.remainder(out, slices, out=sl)
     return shard, sl
 
 

@@ -349,13 +349,34 @@ class LineageStore(SampleMixin, RequestMixin):
         return q
 
     def assert_loadable(self, keys: Sequence[str]) -> None:
-        """Refuse checkpoints whose seen set meets a completed deletion (or that are not active)."""
+        """Refuse checkpoints whose seen set meets a completed deletion (or that are not active).
+
+        Read from the deleted samples' side (their slice generations, then the checkpoints trained on those), so
+        the cost grows with the deletions made, not with the samples held.
+        """
         keys = list(keys)
-        with self.session() as s:
-            bad = s.execute(self._tainted_query(keys, statuses=("active", "retired", "purged")).limit(1)).first()
+        with self.read_session() as s:
+            hit_rows = (
+                select(SliceMember.slice_row)
+                .join(Sample, Sample.id == SliceMember.sample_id)
+                .where(Sample.status == "deleted")
+                .scalar_subquery()
+            )
+            bad = s.execute(
+                select(Checkpoint.key, CheckpointSlice.slice_row)
+                .join(CheckpointSlice, CheckpointSlice.checkpoint_id == Checkpoint.id)
+                .where(Checkpoint.key.in_(keys), CheckpointSlice.slice_row.in_(hit_rows))
+                .limit(1)
+            ).first()
             if bad is not None:
+                sid = s.execute(
+                    select(Sample.id)
+                    .join(SliceMember, SliceMember.sample_id == Sample.id)
+                    .where(SliceMember.slice_row == bad[1], Sample.status == "deleted")
+                    .limit(1)
+                ).scalar_one()
                 raise TaintedCheckpointError(
-                    f"checkpoint {bad[0][:12]} saw deleted sample {self.id_hash(bad[1])[:12]}; refusing to load it"
+                    f"checkpoint {bad[0][:12]} saw deleted sample {self.id_hash(sid)[:12]}; refusing to load it"
                 )
             rows = s.execute(select(Checkpoint.key, Checkpoint.status).where(Checkpoint.key.in_(keys))).all()
             found = dict(rows)
