@@ -144,7 +144,7 @@ def run_shard_task(task: ShardTask) -> dict[Prefix, NodeResult]:
             generator=gen,
             weight_decay=task.weight_decay,
             # regression targets: mean squared error on the one-wide head, whatever the backbone's own loss
-            compute_loss=None if is_regression_target(job.y) else getattr(base_of(model), "task_loss", None),
+            compute_loss=None if is_regression_target(y) else getattr(base_of(model), "task_loss", None),
         )
         for p in params.values():
             p.requires_grad_(False)

@@ -29,6 +29,9 @@ swap; a deletion planned against a version another process has since moved is re
 
 What shapes a served model besides its checkpoints — the label set and the input scaling — is fitted on the
 public split or declared (:mod:`unlearnkit.data.public_fit`) and recorded in ``strategy.json`` (``public_fit``).
+
+Float targets (``data.is_regression``) train a regression model: a one-wide head, mean squared error, the shard
+outputs averaged (``predict`` returns values, ``score`` is R²); no label set is fitted (``task: regression``).
 """
 
 from __future__ import annotations
@@ -224,14 +227,23 @@ class ExactStrategy(IntegrityMixin, ServingMixin, TrainingMixin, DeletionMixin):
             raise ConfigError(f"preprocess must be one of {', '.join(PREPROCESS)}, got {self.preprocess!r}")
         if self.salt is not None and (not isinstance(self.salt, str) or not self.salt):
             raise ConfigError("salt must be a non-empty string")
-        if data.is_regression:
-            raise ConfigError("exact strategies here train classifiers; the data has no class labels")
+        self.task_ = "regression" if data.is_regression else "classification"
+        if data.is_regression and (self.aggregation == "vote" or self.num_classes or self.label_names):
+            raise ConfigError(
+                "regression targets are averaged over shards: aggregation='vote', num_classes and "
+                "label_names apply to class labels only"
+            )
         if len(data) < self.shards * self.slices:
             raise ConfigError(f"{len(data)} samples cannot fill {self.shards} shards × {self.slices} slices")
 
     @property
     def aggregation_(self) -> str:
-        return self.aggregation or self.default_aggregation
+        return "mean" if self.is_regression_ else self.aggregation or self.default_aggregation
+
+    @property
+    def is_regression_(self) -> bool:
+        """A regression model (float targets, one output averaged over shards)."""
+        return getattr(self, "task_", "classification") == "regression"
 
     @property
     def depth_(self) -> int:
@@ -360,6 +372,10 @@ class ExactStrategy(IntegrityMixin, ServingMixin, TrainingMixin, DeletionMixin):
         ``numeric``: the backbone reads numeric feature rows (texts and images are encoded by the backbone's own
         pretrained tokenizer or image processor, and are not rescaled).
         """
+        if data.is_regression:  # one output, no label set: nothing about labels to fit or declare
+            fitted = fit_public(public, {"num_classes": 1, "preprocess": self.preprocess, "numeric_inputs": numeric})
+            fitted["label_set"] = {"num_classes": 1, "source": "regression", "names": None}
+            return fitted
         declared = self.num_classes
         if declared is None and (data.label_source == "declared" or (data.label_source == "public" and public is None)):
             declared = data.num_classes  # fixed by the loader or the user, not counted from the rows
@@ -437,6 +453,7 @@ class ExactStrategy(IntegrityMixin, ServingMixin, TrainingMixin, DeletionMixin):
             "data_name": data.name,
             "label_names": list(data.label_names) if data.label_names is not None else None,
             "external_ids": data.external_ids is not None,
+            "task": self.task_,
             "held": held.config(),
             "executor": executor_spec(self.executor),
         }
@@ -468,6 +485,9 @@ class ExactStrategy(IntegrityMixin, ServingMixin, TrainingMixin, DeletionMixin):
         self.backbone_description_ = config["backbone"]
         # the recorded label set is the model's from now on (a declared count stays the same)
         self.num_classes = self.num_classes_ = int(config["num_classes"])
+        self.task_ = config.get("task", "classification")
+        if self.is_regression_:
+            self.num_classes = None  # the one-wide head is not a declared label set
         self.public_fit_ = config.get("public_fit", {})
         self.transform_ = FeatureTransform(self.public_fit_)
         self.sharding_ = config.get("sharding", "id")

@@ -18,7 +18,7 @@ from torch import nn
 
 from unlearnkit.errors import ConfigError, LineageError, NotFittedError, RetrainRequiredError
 from unlearnkit.exact._engine import Tensors, served_module
-from unlearnkit.exact.aggregation import aggregate
+from unlearnkit.exact.aggregation import aggregate, aggregate_values
 from unlearnkit.lineage.store import LineageStore
 from unlearnkit.models.backbones import BuiltinBackbone
 from unlearnkit.models.export import ServedEnsemble
@@ -182,7 +182,8 @@ class ServingMixin:
         snap = self._snapshot
         pre = self.transform_.module  # the public-fitted scaling travels with the model
         members = [m.module if isinstance(pre, nn.Identity) else nn.Sequential(pre, m.module) for m in snap.members]  # type: ignore[union-attr]
-        return snap.version, ServedEnsemble(members, self.aggregation_)  # type: ignore[union-attr]
+        how = "values" if self.is_regression_ else self.aggregation_  # type: ignore[attr-defined]
+        return snap.version, ServedEnsemble(members, how)  # type: ignore[union-attr]
 
     # -- predicting -----------------------------------------------------------------------------------------
     def _as_tensor(self, x: Any) -> torch.Tensor:
@@ -209,6 +210,8 @@ class ServingMixin:
 
     def predict_proba(self, x: Any) -> np.ndarray:
         """Aggregated class probabilities of the served shards, shape (n, C)."""
+        if self.is_regression_:  # type: ignore[attr-defined]
+            raise ConfigError("a regression model has no class probabilities: use predict() for its values")
         return aggregate(self.predict_logits(x), self.aggregation_).numpy()
 
     @property
@@ -222,7 +225,7 @@ class ServingMixin:
         return self._fallback
 
     def predict_served(self, x: Any, *, fallback: bool = True) -> tuple[np.ndarray, int, str]:
-        """``(probabilities, model version, guarantee)`` from one served snapshot.
+        """``(probabilities, model version, guarantee)`` from one served snapshot (values for regression).
 
         While every shard awaits retraining (a deletion storm), ``fallback`` answers from
         :attr:`public_fallback_` (guarantee ``exact:public-fallback``) instead of refusing.
@@ -233,23 +236,35 @@ class ServingMixin:
         bs = self._batch_size()
         if snap.members:  # type: ignore[union-attr]
             logits = [forward(m.module, t, bs) for m in snap.members]  # type: ignore[union-attr]
-            return aggregate(logits, self.aggregation_).numpy(), snap.version, "exact:ensemble"  # type: ignore[union-attr]
+            regression = self.is_regression_  # type: ignore[attr-defined]
+            out = aggregate_values(logits) if regression else aggregate(logits, self.aggregation_)  # type: ignore[attr-defined]
+            return out.numpy(), snap.version, "exact:ensemble"  # type: ignore[union-attr]
         model = self.public_fallback_ if fallback else None
         if model is None:
             raise RetrainRequiredError(
                 "every shard is dead (all its layers saw deleted data): retrain required before serving"
             )
-        proba = torch.softmax(forward(model, t, bs), dim=1).numpy()
-        return proba, snap.version, "exact:public-fallback"  # type: ignore[union-attr]
+        out = forward(model, t, bs)
+        out = out.reshape(-1) if self.is_regression_ else torch.softmax(out, dim=1)  # type: ignore[attr-defined]
+        return out.numpy(), snap.version, "exact:public-fallback"  # type: ignore[union-attr]
 
     def predict(self, x: Any) -> np.ndarray:
+        """Predicted classes, or for regression the mean of the served shards' outputs (values, shape (n,))."""
+        if self.is_regression_:  # type: ignore[attr-defined]
+            return aggregate_values(self.predict_logits(x)).numpy()
         return self.predict_proba(x).argmax(axis=1)
 
     def predict_labels(self, x: Any) -> list[Any]:
         """Predicted class names when the model records declared label names, else class indices."""
-        names = self.config_.get("label_names")
+        names = None if self.is_regression_ else self.config_.get("label_names")  # type: ignore[attr-defined]
         pred = self.predict(x).tolist()
         return [names[i] for i in pred] if names else pred
 
     def score(self, data: Any) -> float:
+        """Accuracy; for regression R² (1 − SSE/SST, scikit-learn's regressor score; 1 is perfect)."""
+        if self.is_regression_:  # type: ignore[attr-defined]
+            y = data.y.double().numpy()
+            sse = float(((self.predict(data.x) - y) ** 2).sum())
+            sst = float(((y - y.mean()) ** 2).sum())
+            return 1.0 - sse / sst if sst > 0 else float("nan")
         return float((self.predict(data.x) == data.y.numpy()).mean())
