@@ -322,7 +322,7 @@ class DeletionMixin:
         """The receipt of a fast-path request, built inside the commit (it names the version the commit made)."""
         store = self.store
 
-        def build(session: Session, version_after: int) -> dict[str, Any]:
+        def build(session: Session, version_after: int, exports: bool) -> dict[str, Any]:
             to_delete = p.item.to_delete
             receipt = DeletionReceipt(
                 request_id=p.item.request_id,
@@ -347,7 +347,7 @@ class DeletionMixin:
                     "timings_ms": {"plan_ms": round(plan_s * 1e3, 3)},
                 },
                 notes=self._receipt_notes(to_delete, p.already, p.still_pending),
-                stale_exports=newly_stale(store, version_after, session) if to_delete else [],
+                stale_exports=newly_stale(store, version_after, session) if to_delete and exports else [],
             )
             p.receipt = receipt
             return receipt.to_dict()
