@@ -182,7 +182,7 @@ def _directions(seeds: list[dict[str, Any]]) -> list[dict[str, Any]]:
     exact = [k for k in agg if k.startswith("S3T")]
     for name in exact:
         v = m(name, "privleak")
-        claim = f"The exact row ({name}) matches Retrain's PrivLeak ≈ 0 (|PrivLeak| ≤ 10)"
+        claim = f"The exact row ({name}) matches Retrain's PrivLeak ≈ 0 (within ±10)"
         if math.isnan(v):
             add(
                 claim,
@@ -191,7 +191,8 @@ def _directions(seeds: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "is a retrain, i.e. the Retrain row (PrivLeak 0 by definition); not measurable as an S3T ensemble",
             )
         else:
-            add(claim, abs(v) <= 10, f"{name} PrivLeak {v:+.1f}")
+            per = ", ".join(f"{x:+.1f}" for x in agg[name]["privleak"])
+            add(claim, abs(v) <= 10, f"{name} PrivLeak {v:+.1f} (per seed {per})")
     return out
 
 
