@@ -40,7 +40,8 @@ class CountingRay:
 
 
 def test_ray_fit_and_deletion_time_retrain_match_local(ray_cluster, small_train, public, digits_bundle, tmp_path):
-    from unlearnkit.exact import SISA
+    from unlearnkit.exact import SISA, load_strategy
+    from unlearnkit.runtime.ray_executor import RayExecutor
 
     x = digits_bundle.test.x[:64]
     ray_ex = CountingRay()
@@ -51,12 +52,18 @@ def test_ray_fit_and_deletion_time_retrain_match_local(ray_cluster, small_train,
     try:
         assert ray_ex.tasks == 2
         assert (remote.predict_proba(x) == local.predict_proba(x)).all()
-        victim = small_train.id_list()[3]
-        r1, r2 = remote.forget([victim]), local.forget([victim])
-        nodes = [[(n["shard"], n["prefix"]) for n in r.retrained] for r in (r1, r2)]
-        assert nodes[0] and nodes[0] == nodes[1]  # SISA retrains the hit shard at deletion time
-        assert ray_ex.tasks == 3
-        assert remote.predict_proba(x).tobytes() == local.predict_proba(x).tobytes()
     finally:
         remote.close()
+    # the executor kind is recorded with the model: a reloaded model retrains at deletion time on Ray too
+    reloaded = load_strategy(tmp_path / "ray")
+    try:
+        assert reloaded.config_["executor"] == "ray"
+        victim = small_train.id_list()[3]
+        r1, r2 = reloaded.forget([victim]), local.forget([victim])
+        assert isinstance(reloaded.executor, RayExecutor)
+        nodes = [[(n["shard"], n["prefix"]) for n in r.retrained] for r in (r1, r2)]
+        assert nodes[0] and nodes[0] == nodes[1]  # SISA retrains the hit shard at deletion time
+        assert reloaded.predict_proba(x).tobytes() == local.predict_proba(x).tobytes()
+    finally:
+        reloaded.close()
         local.close()
