@@ -328,7 +328,6 @@ def forget(
     Warns on stderr (not with --json) when the expected remaining deletion capacity is nearly gone.
     """
     from unlearnkit.cli.receipts import sign_cli_receipt
-    from unlearnkit.exact.status import capacity_warning, model_status
     from unlearnkit.faults import fault_injector_from_env
 
     given = [x is not None for x in (ids, ids_file, owner)]
@@ -356,7 +355,11 @@ def forget(
             if wanted is not None and all(isinstance(i, int) for i in wanted)
             else []
         )
-        warning = capacity_warning(model_status(model, streams=200)) if receipt.count and not as_json else None
+        warning = None
+        if receipt.count and not as_json:  # the capacity simulation is for the human output only
+            from unlearnkit.exact.status import capacity_warning, model_status
+
+            warning = capacity_warning(model_status(model, streams=200))
     finally:
         model.close()
     if warning and not as_json:  # with --json the output is the receipt alone; `status --json` has the capacity
