@@ -412,3 +412,33 @@ class RequestMixin:
             "guarantee": receipt.get("guarantee"),
             "model_version": receipt.get("model_version_after"),
         }
+
+    def finish(self, purged_keys: Sequence[str], request_id: str | None, receipt: dict[str, Any] | None) -> None:
+        """One transaction: record purged checkpoint files and, with a receipt, complete the request."""
+        if not purged_keys and receipt is None:
+            return
+        with self.session() as s:
+            if purged_keys:
+                rows = s.execute(select(Checkpoint).where(Checkpoint.key.in_(list(purged_keys)))).scalars().all()
+                for c in rows:
+                    c.status, c.purged_at = "purged", utcnow()
+                self.record_event(
+                    "checkpoints.purged",
+                    {"request_id": request_id, "file_sha256": sorted(c.file_sha256 for c in rows)},
+                    s,
+                )
+            if receipt is not None and request_id is not None:
+                req = s.get(DeletionRequest, request_id)
+                if req is None:
+                    raise LineageError(f"unknown deletion request {request_id}")
+                req.state, req.completed_at = "completed", utcnow()
+                req.receipt_json, req.error = canonical_json(receipt), None
+                self.record_event(
+                    "request.completed",
+                    {
+                        "request_id": request_id,
+                        "guarantee": receipt.get("guarantee"),
+                        "model_version": receipt.get("model_version_after"),
+                    },
+                    s,
+                )
