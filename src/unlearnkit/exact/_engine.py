@@ -159,8 +159,8 @@ def _job_data(task: ShardTask, job: NodeJob, transform: Any) -> tuple[torch.Tens
     """The job's rows (float32 features after the public-fitted scaling, labels), read from the held files."""
     if task.held is None:
         raise ValueError("a shard task needs the held data's layout")
-    x, y, _ = read_rows(task.held, job.slices)
-    return transform(torch.from_numpy(x)), torch.from_numpy(y)
+    x, y, _ = read_rows(task.held, job.slices, transform)
+    return x, y
 
 
 def pretrain_backbone(

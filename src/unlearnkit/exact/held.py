@@ -24,12 +24,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from unlearnkit.errors import IntegrityError
 
@@ -82,15 +83,13 @@ class HeldSpec:
         yb = np.ascontiguousarray(y, dtype=self.y_dtype).tobytes()
         xb = np.ascontiguousarray(x, dtype="<f4").tobytes()
         fy, fx = np.dtype(self.y_dtype).itemsize, 4 * self.features
-        base = hmac.new(self.key, b"held:", hashlib.sha256)
-        out = bytearray()
-        for k in range(len(ids)):
-            h = base.copy()
-            h.update(ib[8 * k : 8 * k + 8])
-            h.update(yb[fy * k : fy * (k + 1)])
-            h.update(xb[fx * k : fx * (k + 1)])
-            out += h.digest()[:TAG_BYTES]
-        return np.frombuffer(bytes(out), dtype=f"V{TAG_BYTES}")
+        key, digest = self.key, hmac.digest  # one C call per row (no HMAC object)
+        rows = (
+            b"held:" + ib[8 * k : 8 * k + 8] + yb[fy * k : fy * (k + 1)] + xb[fx * k : fx * (k + 1)]
+            for k in range(len(ids))
+        )
+        out = b"".join(digest(key, row, "sha256")[:TAG_BYTES] for row in rows)
+        return np.frombuffer(out, dtype=f"V{TAG_BYTES}")
 
 
 @dataclass(frozen=True)
@@ -105,9 +104,17 @@ def cell_name(shard: int, sl: int) -> str:
     return f"{HELD_DIR}/{int(shard)}-{int(sl)}.rows"
 
 
-def read_rows(spec: HeldSpec, refs: Sequence[SliceRef]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(x float32, y, ids)`` of the referenced rows, sorted by id; every row's tag is checked."""
-    xs, ys, ids = [], [], []
+def read_rows(
+    spec: HeldSpec, refs: Sequence[SliceRef], transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """``(x float32, y, ids)`` of the referenced rows, slice by slice in ``refs`` order (by id within a slice);
+    every row's tag is checked. ``transform`` (row-wise, e.g. the public-fitted scaling) is applied one slice at
+    a time into the output, so reading holds the output plus one slice's records."""
+    total = sum(len(r.ids) for r in refs)
+    x = torch.empty((total, spec.features), dtype=torch.float32)
+    y = torch.empty(total, dtype=torch.float32 if spec.y_dtype == "<f4" else torch.int64)
+    ids = np.empty(total, dtype=np.int64)
+    k = 0
     for ref in refs:
         want = np.asarray(ref.ids, dtype=np.int64)
         if not len(want):
@@ -118,14 +125,13 @@ def read_rows(spec: HeldSpec, refs: Sequence[SliceRef]) -> tuple[np.ndarray, np.
             raise PurgedRowError(f"{Path(ref.path).name}: the row of sample {dead} was purged after planning")
         if spec.tags(rec["id"], rec["y"], rec["x"]).tobytes() != rec["tag"].tobytes():
             raise IntegrityError(f"{Path(ref.path).name}: a held row does not match its tag (the data was changed)")
-        xs.append(rec["x"])
-        ys.append(rec["y"])
-        ids.append(rec["id"])
-    if not ids:
-        return np.empty((0, spec.features), np.float32), np.empty(0, spec.y_dtype), np.empty(0, np.int64)
-    all_ids = np.concatenate(ids)
-    order = np.argsort(all_ids, kind="stable")
-    return np.concatenate(xs)[order], np.concatenate(ys)[order], all_ids[order]
+        part = torch.from_numpy(np.ascontiguousarray(rec["x"]))
+        x[k : k + len(rec)] = transform(part) if transform is not None else part
+        y[k : k + len(rec)] = torch.from_numpy(np.ascontiguousarray(rec["y"]))
+        ids[k : k + len(rec)] = rec["id"]
+        k += len(rec)
+        del rec, part
+    return x, y, ids
 
 
 def _select(spec: HeldSpec, path: Path, want: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from unlearnkit.lineage.schema import ExternalId, ModelVersion, PendingPurge, Sa
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-BATCH = 20_000  # rows per executemany / COPY chunk
+BATCH = 5_000  # rows per executemany / COPY chunk (bounded memory at any N)
 IN_CHUNK = 500  # ids per IN (...) clause
 
 
@@ -42,14 +43,11 @@ def content_hashes(x: np.ndarray, y: np.ndarray, key: bytes) -> list[str]:
     x = np.ascontiguousarray(x, dtype=np.float32)
     xb, yb = x.tobytes(), np.ascontiguousarray(y).tobytes()
     fx, fy = x.shape[1] * 4, y.dtype.itemsize
-    base = hmac.new(key, b"content:", hashlib.sha256)
-    out = []
-    for k in range(len(x)):
-        h = base.copy()
-        h.update(xb[k * fx : (k + 1) * fx])
-        h.update(yb[k * fy : (k + 1) * fy])
-        out.append(h.hexdigest())
-    return out
+    digest = hmac.digest  # one C call per row (no HMAC object)
+    return [
+        digest(key, b"content:" + xb[k * fx : (k + 1) * fx] + yb[k * fy : (k + 1) * fy], "sha256").hex()
+        for k in range(len(x))
+    ]
 
 
 def _fingerprint(ids: np.ndarray, x: np.ndarray, y: np.ndarray, key: bytes) -> str:
@@ -87,6 +85,18 @@ class SampleMixin:
             with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:  # type: ignore[union-attr]
                 for row in rows:
                     copy.write_row(row)
+            return
+        if conn.dialect.name == "sqlite":  # the driver's executemany on tuples: no per-row dict or bind processing
+            raw = conn.connection.driver_connection
+            cols = ", ".join(f'"{c}"' for c in columns)
+            sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({", ".join("?" * len(columns))})'
+            cur = raw.cursor()  # type: ignore[union-attr]
+            try:
+                it = iter(rows)
+                while chunk := list(islice(it, BATCH)):
+                    cur.executemany(sql, chunk)
+            finally:
+                cur.close()
             return
         stmt = insert(table)
         batch: list[dict[str, Any]] = []
