@@ -166,8 +166,10 @@ class HeldData:
     def write(self, ids: np.ndarray, y: np.ndarray, x: np.ndarray, shard: np.ndarray, sl: np.ndarray) -> None:
         """Write every cell's file (rows sorted by id), synced; one cell's records in memory at a time."""
         (self.directory / HELD_DIR).mkdir(parents=True, exist_ok=True)
-        order = np.lexsort((ids, sl, shard))
-        keys = shard[order] * (int(sl.max()) + 1 if len(sl) else 1) + sl[order]
+        cell = shard.astype(np.int32) * (int(sl.max()) + 1 if len(sl) else 1) + sl  # ids are sorted: a stable
+        order = np.argsort(cell, kind="stable")  # sort by cell keeps them sorted within each cell
+        keys = cell[order]
+        del cell
         for g in np.split(order, np.flatnonzero(np.diff(keys)) + 1) if len(order) else []:
             rec = np.zeros(len(g), dtype=self.spec.dtype)
             rec["id"], rec["live"], rec["y"], rec["x"] = ids[g], 1, y[g], x[g]

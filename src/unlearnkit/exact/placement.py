@@ -37,13 +37,13 @@ def assign_arrays(data: IdDataset, salt: str, shards: int, slices: int, sharding
     """``(shard, slice)`` arrays aligned with ``data``'s rows: by owner where samples have one
     (``owner``/``auto``), else by id."""
     ids = data.ids.numpy()
-    shard = np.empty(len(ids), dtype=np.int64)
-    sl = np.empty(len(ids), dtype=np.int64)
+    shard = np.empty(len(ids), dtype=np.int32)
+    sl = np.empty(len(ids), dtype=np.int32)
     owners = data.owners if sharding != "id" and data.owners is not None else None
     by_owner: dict[str, tuple[int, int]] = {}
     prefix = f"{salt}:".encode()
     cells = shards * slices
-    out = np.empty(len(ids), dtype=np.int64)
+    out = np.empty(len(ids), dtype=np.int32)  # a cell number (shards × slices is small)
     for start in range(0, len(ids), 65536):  # a chunk of Python ints at a time
         for k, i in enumerate(ids[start : start + 65536].tolist(), start):
             o = owners[k] if owners is not None else None

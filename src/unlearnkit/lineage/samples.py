@@ -120,7 +120,7 @@ class SampleMixin:
         ``hashes``: the rows' content hashes when the caller already computed them."""
         ids = data.ids.numpy()
         if isinstance(assignment, tuple):
-            shard, sl = (np.asarray(a, dtype=np.int64) for a in assignment)
+            shard, sl = (np.asarray(a) for a in assignment)
         else:
             cells = [assignment[int(i)] for i in ids]
             shard = np.asarray([c[0] for c in cells], dtype=np.int64)
@@ -155,7 +155,7 @@ class SampleMixin:
                 raise LineageError(f"{self.url}: the store already holds samples; use a new model directory")
             cols = ("id", "owner_hmac", "content_hash", "shard", "slice", "status")
             self._bulk_insert(s, Sample.__table__, cols, sample_rows())
-            cell = shard * (int(sl.max()) + 1 if len(sl) else 1) + sl
+            cell = shard.astype(np.int32) * (int(sl.max()) + 1 if len(sl) else 1) + sl
             order = np.argsort(cell, kind="stable")  # ids stay sorted within a cell
             bounds = np.flatnonzero(np.diff(cell[order])) + 1
             groups = np.split(order, bounds) if len(order) else []
