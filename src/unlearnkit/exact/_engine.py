@@ -199,6 +199,9 @@ def _clone(module: nn.Module, own: set[int]) -> nn.Module:
     """A structural copy of ``module``: new parameter tensors for ``own`` (by id), everything else shared."""
     new = module.__class__.__new__(module.__class__)
     new.__dict__ = dict(module.__dict__)
+    for name, value in module.__dict__.items():  # hooks registered on a served module stay its own
+        if name.startswith("_") and "hook" in name and isinstance(value, dict):
+            new.__dict__[name] = value.copy()
     params = {}
     for name, p in module._parameters.items():
         if p is not None and id(p) in own:
