@@ -180,4 +180,5 @@ class FittingMixin:
         self._train_shards(list(range(self.shards)), reason="fit")
         self._sign_files(work)
         self.checkpoint_head()
+        self.store.checkpoint_wal()  # the ingest's WAL folded into the database: the next open reads no O(N) log
         self.fit_seconds_ = time.perf_counter() - t0

@@ -119,6 +119,16 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
         with self._sessions.begin() as s:
             yield s
 
+    def checkpoint_wal(self) -> None:
+        """SQLite: copy the write-ahead log into the database file and truncate it (after a bulk write, so that
+        opening the store does not index a log as large as the data). Elsewhere nothing."""
+        if self.url.startswith("sqlite"):
+            raw = self.engine.raw_connection()  # outside any transaction (the driver is in autocommit mode)
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+            finally:
+                raw.close()
+
     def close(self) -> None:
         self.engine.dispose()
         if self._reader is not None:
