@@ -201,18 +201,26 @@ class JobQueue:
                 ).scalar_one_or_none()
                 if job is None:
                     return None
-                won = s.execute(
-                    update(Job)
-                    .where(Job.id == job.id, Job.state == "queued")
-                    .values(state="running", lease_owner=owner, attempts=Job.attempts + 1, started_at=now)
-                    .execution_options(synchronize_session=False)
-                ).rowcount
-                if won == 1:
-                    s.refresh(job)
-                    return ClaimedJob(
-                        job.id, job.kind, job.request_id, json.loads(job.payload_json), job.attempts, job.max_attempts
-                    )
+                claimed = self._take(s, job, owner, now)
+                if claimed is not None:
+                    return claimed
             return None
+
+    @staticmethod
+    def _take(s: Session, job: Job, owner: str, now: datetime) -> ClaimedJob | None:
+        """Mark a queued job running for ``owner`` (a conditional update: None when another worker won it)."""
+        won = s.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.state == "queued")
+            .values(state="running", lease_owner=owner, attempts=Job.attempts + 1, started_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if won != 1:
+            return None
+        s.refresh(job)
+        return ClaimedJob(
+            job.id, job.kind, job.request_id, json.loads(job.payload_json), job.attempts, job.max_attempts
+        )
 
     def claim_more(self, owner: str, kind: str, limit: int) -> list[ClaimedJob]:
         """Up to ``limit`` more runnable jobs of ``kind`` (oldest first) in one transaction: the worker commits
@@ -240,27 +248,8 @@ class JobQueue:
                 .scalars()
                 .all()
             )
-            won: list[ClaimedJob] = []
-            for job in rows:
-                n = s.execute(
-                    update(Job)
-                    .where(Job.id == job.id, Job.state == "queued")
-                    .values(state="running", lease_owner=owner, attempts=Job.attempts + 1, started_at=now)
-                    .execution_options(synchronize_session=False)
-                ).rowcount
-                if n == 1:
-                    s.refresh(job)
-                    won.append(
-                        ClaimedJob(
-                            job.id,
-                            job.kind,
-                            job.request_id,
-                            json.loads(job.payload_json),
-                            job.attempts,
-                            job.max_attempts,
-                        )
-                    )
-            return won
+            won = [self._take(s, job, owner, now) for job in rows]
+            return [c for c in won if c is not None]
 
     def finish(self, session: Session, job_id: int, owner: str, result: dict[str, Any] | None = None) -> None:
         """Mark a running job done inside the caller's transaction; raises if this worker no longer holds it."""
