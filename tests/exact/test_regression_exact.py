@@ -38,11 +38,11 @@ def test_s3t_regression_forget_equals_a_fit_without_the_row_bitwise(friedman, tm
             if sh == m.shard and p == m.prefix[: len(p)]
         )
         mod_b = b._module(keys_b)
-        sa, sb = m.module.state_dict(), mod_b.state_dict()
+        sa, sb = a._module(m.keys).state_dict(), mod_b.state_dict()
         assert sa.keys() == sb.keys() and all(torch.equal(sa[n], sb[n]) for n in sa)
     pred = a.predict(test.x)
     assert pred.shape == (len(test),) and pred.dtype.kind == "f"
-    outs = [predict_logits(m.module, a.transform_(test.x)) for m in members]
+    outs = [predict_logits(a._module(m.keys), a.transform_(test.x)) for m in members]
     assert (pred == aggregate_values(outs).numpy()).all()  # the mean of the served shards' outputs
     r2 = a.score(test)
     y = test.y.double().numpy()

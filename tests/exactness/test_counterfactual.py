@@ -149,7 +149,7 @@ def test_forget_equals_counterfactual(combo: Combo, scenario: str, fitted, tmp_p
         assert keys_for(a, members) == keys_b, "D after forget serves a checkpoint D′ did not train (keys differ)"
         modules_b = [b._module(k) for k in keys_b]
         for m, mod in zip(members, modules_b, strict=True):
-            sa, sb = m.module.state_dict(), mod.state_dict()
+            sa, sb = a._module(m.keys).state_dict(), mod.state_dict()
             assert sa.keys() == sb.keys()
             for name in sa:
                 assert sa[name].shape == sb[name].shape, f"shard {m.shard} {name}: shape differs (label set leak?)"

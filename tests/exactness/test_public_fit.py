@@ -79,7 +79,7 @@ def test_scaling_is_applied_on_predict_and_travels_with_exports(small_train, pub
     x = small_train.x[40:50]
     assert not torch.equal(m.transform_(x), x)
     (member,) = m._snapshot.members
-    direct = torch.softmax(member.module(m.transform_(x)), dim=1).numpy()
+    direct = torch.softmax(m._module(member.keys)(m.transform_(x)), dim=1).numpy()
     assert (m.predict_proba(x) == direct).all()  # raw features in, public-split scaling applied inside
     _, exported = m.served_ensemble()
     assert torch.allclose(exported(x), torch.as_tensor(m.predict_proba(x)), atol=1e-6)

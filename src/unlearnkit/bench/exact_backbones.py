@@ -252,7 +252,7 @@ class _LogitCache:
             )
             if keys not in self.cache:
                 self.misses += 1
-                self.cache[keys] = predict_logits(m.module, self.x, batch_size=64)
+                self.cache[keys] = predict_logits(model._module(m.keys), self.x, batch_size=64)
             logits.append(self.cache[keys])
         pred = aggregate(logits, model.aggregation_).argmax(1).numpy()
         return float((pred == y).mean())

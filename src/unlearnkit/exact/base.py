@@ -181,6 +181,8 @@ class ExactStrategy(IntegrityMixin, FittingMixin, ServingMixin, TrainingMixin, D
         self.signing_key = signing_key
         self.store: LineageStore | None = None
         self._snapshot: _Snapshot | None = None
+        self._template: nn.Module | None = None
+        self._head_init: Tensors | None = None
         self._lock = threading.RLock()  # one writer thread at a time (the directory lock adds processes)
         self._swap_lock = threading.RLock()  # guards rebuilding the served snapshot
         self.fault_injector: Callable[[str], None] | None = None
@@ -238,6 +240,22 @@ class ExactStrategy(IntegrityMixin, FittingMixin, ServingMixin, TrainingMixin, D
     def is_regression_(self) -> bool:
         """A regression model (float targets, one output averaged over shards)."""
         return getattr(self, "task_", "classification") == "regression"
+
+    @property
+    def template_(self) -> nn.Module:
+        """The served architecture with its LoRA adapters, built from the frozen backbone on first use."""
+        if self._template is None:
+            self._template = build_template(self.spec_, self.lora_, self.backbone_)
+            self._head_init = {k: v.clone() for k, v in snapshot(head_params(self._template)).items()}
+        return self._template
+
+    @property
+    def head_init_(self) -> Tensors:
+        """The head's initial parameters (the seeded template's): every shard's head starts from them."""
+        if self._head_init is None:
+            self.template_  # noqa: B018 - builds both
+        assert self._head_init is not None
+        return self._head_init
 
     @property
     def depth_(self) -> int:
@@ -353,11 +371,9 @@ class ExactStrategy(IntegrityMixin, FittingMixin, ServingMixin, TrainingMixin, D
             raise LineageError(f"{url} holds a {self.store.get_meta('strategy')} model, not {self.kind}")
         self.ckpt_ = CheckpointDir(directory / "checkpoints")
         self.backbone_ = load_file(str(directory / BACKBONE_FILE))
-        if built is None:
-            self.template_ = build_template(self.spec_, self.lora_, self.backbone_)
-            self.head_init_ = {k: v.clone() for k, v in snapshot(head_params(self.template_)).items()}
-            built = (self.template_, self.head_init_, {}, {})
-        self.template_, self.head_init_ = built[0], built[1]
+        if built is None:  # built on first use: a deletion that retrains nothing never imports peft
+            built = (None, None, {}, {})
+        self._template, self._head_init = built[0], built[1]
         if "held" not in config:
             raise DataError(
                 f"{directory}: written by an older unlearnkit (training data in data.safetensors); fit it again"

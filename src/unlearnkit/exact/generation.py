@@ -46,10 +46,10 @@ class EnsembleLM:
 
     def _members(self) -> tuple[int, list[nn.Module]]:
         self.model._ctx()  # the run's torch thread count
-        snap = self.model._snapshot
-        if not snap.members:
+        snap, modules = self.model._served_modules()
+        if not modules:
             raise RetrainRequiredError("every shard is dead (all its layers saw deleted data): retrain required")
-        return snap.version, [base_of(m.module) for m in snap.members]
+        return snap.version, [base_of(m) for m in modules]
 
     @staticmethod
     @torch.no_grad()

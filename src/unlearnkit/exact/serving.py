@@ -1,8 +1,9 @@
 """What an exact strategy serves: an immutable snapshot of shard modules, swapped by one reference assignment.
 
 A served module is the frozen template (backbone + LoRA wrappers, shared, never written) with the LoRA and head
-tensors of one chain of nodes: only those small tensors are copied. Modules are built when first served (not for
-every alive prefix at load) and cached by their chain, so a deactivation that returns to a known prefix is a
+tensors of one chain of nodes: only those small tensors are copied. Modules are built when first asked for by a
+prediction (a load or a deletion that only moves pointers builds none, so it never imports peft) and cached by
+their chain, so a deactivation that returns to a known prefix is a
 pointer change. Served modules stay in eval mode for good: predicting never toggles train/eval.
 """
 
@@ -32,7 +33,7 @@ class _Member:
     shard: int
     sequence: int
     prefix: Prefix
-    module: nn.Module
+    keys: tuple[str, ...]  # the chain of nodes whose LoRA and head tensors make this member's module
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class ServingMixin:
         if check and (used or nodes):
             # every active checkpoint, served or not, must be clean: a resurrected row is refused at load
             self._require_store().assert_loadable(sorted(set(used) | set(nodes)))
-        built = tuple(_Member(sh, sq, prefix, self._module(keys)) for sh, sq, prefix, keys in members)
+        built = tuple(_Member(sh, sq, prefix, keys) for sh, sq, prefix, keys in members)
         self._rows_, self._nodes_ = rows, nodes
         self._snapshot = _Snapshot(version, built, self.aggregation_)
 
@@ -108,6 +109,21 @@ class ServingMixin:
             module = served_module(self.template_, chain, self.head_init_, self.spec_.num_layers)
             self._module_cache[keys] = module
         return module
+
+    def _served_modules(self) -> tuple[_Snapshot, list[nn.Module]]:
+        """The current snapshot and its members' modules (built on first use, then cached).
+
+        A snapshot whose checkpoints another process purged meanwhile (its tensors were never read here) is
+        reloaded from the store once: the answer then comes from the newer model, never from a mix.
+        """
+        with self._swap_lock:
+            snap = self._snapshot
+            try:
+                return snap, [self._module(m.keys) for m in snap.members]  # type: ignore[union-attr]
+            except (LineageError, FileNotFoundError):
+                self._load_serving()
+                snap = self._snapshot
+                return snap, [self._module(m.keys) for m in snap.members]  # type: ignore[union-attr]
 
     def _drop_cached(self, key: str) -> None:
         """Forget a purged checkpoint's tensors and every module built on it."""
@@ -171,17 +187,18 @@ class ServingMixin:
     def served_state(self) -> dict[str, Tensors]:
         """Parameters of every served shard model (for bitwise comparisons)."""
         self._check_fitted()
+        snap, modules = self._served_modules()
         return {
-            f"shard{m.shard}": {k: v.detach().clone() for k, v in m.module.state_dict().items()}
-            for m in self._snapshot.members  # type: ignore[union-attr]
+            f"shard{m.shard}": {k: v.detach().clone() for k, v in module.state_dict().items()}
+            for m, module in zip(snap.members, modules, strict=True)  # type: ignore[union-attr]
         }
 
     def served_ensemble(self) -> tuple[int, ServedEnsemble]:
         """``(version, module)``: the served model at this instant as one standalone module (for export)."""
         self._check_fitted()
-        snap = self._snapshot
+        snap, modules = self._served_modules()
         pre = self.transform_.module  # the public-fitted scaling travels with the model
-        members = [m.module if isinstance(pre, nn.Identity) else nn.Sequential(pre, m.module) for m in snap.members]  # type: ignore[union-attr]
+        members = [m if isinstance(pre, nn.Identity) else nn.Sequential(pre, m) for m in modules]
         how = "values" if self.is_regression_ else self.aggregation_  # type: ignore[attr-defined]
         return snap.version, ServedEnsemble(members, how)  # type: ignore[union-attr]
 
@@ -199,14 +216,14 @@ class ServingMixin:
         self._check_fitted()
         if self.spec_.task == "causal-lm":
             raise ConfigError("a causal-LM model serves text: use unlearnkit.exact.EnsembleLM(model).generate(...)")
-        snap = self._snapshot
-        if not snap.members:  # type: ignore[union-attr]
+        _, modules = self._served_modules()
+        if not modules:
             raise RetrainRequiredError(
                 "every shard is dead (all its layers saw deleted data): retrain required before serving"
             )
         t = self._as_tensor(x)
         bs = self._batch_size()
-        return [forward(m.module, t, bs) for m in snap.members]  # type: ignore[union-attr]
+        return [forward(m, t, bs) for m in modules]
 
     def predict_proba(self, x: Any) -> np.ndarray:
         """Aggregated class probabilities of the served shards, shape (n, C)."""
@@ -231,11 +248,11 @@ class ServingMixin:
         :attr:`public_fallback_` (guarantee ``exact:public-fallback``) instead of refusing.
         """
         self._check_fitted()
-        snap = self._snapshot
+        snap, modules = self._served_modules()
         t = self._as_tensor(x)
         bs = self._batch_size()
-        if snap.members:  # type: ignore[union-attr]
-            logits = [forward(m.module, t, bs) for m in snap.members]  # type: ignore[union-attr]
+        if modules:
+            logits = [forward(m, t, bs) for m in modules]
             regression = self.is_regression_  # type: ignore[attr-defined]
             out = aggregate_values(logits) if regression else aggregate(logits, self.aggregation_)  # type: ignore[attr-defined]
             return out.numpy(), snap.version, "exact:ensemble"  # type: ignore[union-attr]
