@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -21,10 +21,11 @@ KEY = b"s" * 32
 
 
 def _csv(path: Path, data) -> Path:
-    frame = pd.DataFrame(data.x.numpy(), columns=[f"f{i}" for i in range(data.x.shape[1])])
-    frame.insert(0, "label", data.y.numpy())
-    frame.insert(0, "id", data.ids.numpy())
-    frame.to_csv(path, index=False)
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["id", "label", *(f"f{i}" for i in range(data.x.shape[1]))])
+        for i, y, x in zip(data.ids.tolist(), data.y.tolist(), data.x.tolist(), strict=True):
+            out.writerow([i, y, *x])
     return path
 
 
