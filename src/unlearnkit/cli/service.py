@@ -88,14 +88,12 @@ def worker_cmd(
     once: Annotated[bool, typer.Option(help="run the queued jobs, then exit")] = False,
 ) -> None:
     """Run the deletion job worker in this process (restartable; one worker holds the lease at a time)."""
-    import logging.config
-
     from unlearnkit.service.core import open_service
-    from unlearnkit.service.logs import logging_config
+    from unlearnkit.service.logs import configure_logging
     from unlearnkit.service.worker import Worker
 
     settings = _settings(directory, db_url=db, key_path=key, run_worker=False)
-    logging.config.dictConfig(logging_config(settings.log_format, "info"))
+    configure_logging(settings.log_format, "info")
     try:
         svc = open_service(settings)
     except UnlearnkitError as exc:

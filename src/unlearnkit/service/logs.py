@@ -16,6 +16,7 @@ import contextvars
 import json
 import logging
 import re
+import sys
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +62,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, sort_keys=True, default=str)
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes each record to ``sys.stderr`` as it is when the record is emitted, not the stream that was current
+    when logging was configured: a server started inside a host that swaps stderr (a test runner, a notebook)
+    never keeps writing to a closed stream from its background threads."""
+
+    def __init__(self, level: int = logging.NOTSET) -> None:
+        logging.Handler.__init__(self, level)
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        return sys.stderr
+
+
 def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for the server (uvicorn's loggers included): ``json`` or ``text``."""
     if fmt not in ("json", "text"):
@@ -70,7 +84,7 @@ def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
         if fmt == "json"
         else {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
     )
-    handler = {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}
+    handler = {"class": f"{__name__}.StderrHandler", "formatter": "default"}
     lvl = level.upper()
     return {
         "version": 1,
@@ -84,6 +98,30 @@ def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
             "uvicorn.access": {"handlers": ["default"], "level": lvl, "propagate": False},
         },
     }
+
+
+def configure_logging(fmt: str = "json", level: str = "info") -> None:
+    """Give unlearnkit's and uvicorn's loggers the server's handler, in this process.
+
+    Unlike ``dictConfig`` (which closes every handler in the process), this replaces only a handler it attached
+    before, so a worker started inside another program (a notebook, a test runner) leaves that program's
+    logging alone.
+    """
+    cfg = logging_config(fmt, level)
+    spec = cfg["formatters"]["default"]
+    formatter = JsonFormatter() if "()" in spec else logging.Formatter(spec["format"])
+    handler = StderrHandler()
+    handler.setFormatter(formatter)
+    handler.set_name("unlearnkit-server")
+    for name, conf in cfg["loggers"].items():
+        logger = logging.getLogger(name)
+        logger.setLevel(conf["level"])
+        if "handlers" not in conf:
+            continue
+        for old in [h for h in logger.handlers if h.get_name() == "unlearnkit-server"]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.propagate = conf.get("propagate", True)
 
 
 def new_trace_id() -> str:
@@ -125,4 +163,13 @@ class TraceMiddleware:
                 self.observe(scope.get("path", ""), scope.get("method", ""), status, time.perf_counter() - t0)
 
 
-__all__ = ["JsonFormatter", "TraceMiddleware", "event", "logging_config", "new_trace_id", "trace_id_var"]
+__all__ = [
+    "JsonFormatter",
+    "StderrHandler",
+    "TraceMiddleware",
+    "configure_logging",
+    "event",
+    "logging_config",
+    "new_trace_id",
+    "trace_id_var",
+]
