@@ -287,18 +287,10 @@ def run_benchmark(out_dir: Path, cfg: LMBenchConfig, echo: Callable[[str], None]
         extra = out_dir / f"exact-{result['seed']}.json"
         if extra.is_file() and exact_available() and not any(r["method"].startswith("S3T") for r in result["rows"]):
             result["rows"].insert(2, {"seed": result["seed"], **json.loads(extra.read_text())})
-    import transformers
-
     results = {
         "benchmark": "llm-muse-world",
         "config": {**dataclasses.asdict(cfg), "cache_dir": str(cfg.cache_dir), "toy": _toys(cfg)},
-        "environment": {
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "python": platform.python_version(),
-            "threads": torch.get_num_threads(),
-            "device": "cpu",
-        },
+        "environment": lm_environment(),
         "seeds": seeds,
         "elapsed_seconds": time.perf_counter() - start,
     }
@@ -306,4 +298,17 @@ def run_benchmark(out_dir: Path, cfg: LMBenchConfig, echo: Callable[[str], None]
     return {**summary, "elapsed_seconds": results["elapsed_seconds"]}
 
 
-__all__ = ["LMBenchConfig", "exact_lm_row", "lm_methods", "make_method", "run_benchmark", "run_seed"]
+def lm_environment() -> dict[str, Any]:
+    """What a language-model benchmark's numbers depend on: library versions and the torch thread count."""
+    import transformers
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "device": "cpu",
+    }
+
+
+__all__ = ["LMBenchConfig", "exact_lm_row", "lm_environment", "lm_methods", "make_method", "run_benchmark", "run_seed"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -186,9 +185,8 @@ def run_benchmark(out_dir: Path, cfg: ExtractionBenchConfig, echo: Callable[[str
             continue
         seeds.append(run_seed(seed, cfg, echo))
         path.write_text(json.dumps(seeds[-1], indent=1, default=str))
-    import transformers
-
     from unlearnkit.bench import llm_extraction_report
+    from unlearnkit.bench.llm import lm_environment
 
     results = {
         "benchmark": "llm-extraction-world",
@@ -200,13 +198,7 @@ def run_benchmark(out_dir: Path, cfg: ExtractionBenchConfig, echo: Callable[[str
                 for name in cfg.editors
             },
         },
-        "environment": {
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "python": platform.python_version(),
-            "threads": torch.get_num_threads(),
-            "device": "cpu",
-        },
+        "environment": lm_environment(),
         "seeds": seeds,
         "elapsed_seconds": time.perf_counter() - start,
     }

@@ -10,6 +10,7 @@ objective the final and logit-lens log-probabilities it reads.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -86,6 +87,29 @@ class Editor:
         cov_texts: Sequence[str] = (),
         ctx: RunContext | None = None,
     ) -> EditResult:
+        """Delete ``fact`` from a frozen copy of ``model`` (``model`` itself is never touched)."""
+        start = time.perf_counter()
+        out, parts, ctx = self._prepare(model, ctx)
+        changed, history, info = self._apply(out, parts, tokenizer, fact, objective, retain_prompts, cov_texts, ctx)
+        for p in out.parameters():
+            p.requires_grad_(True)
+        cfg = self.config
+        elapsed = time.perf_counter() - start
+        return EditResult(out, self.name, objective.name, cfg.layer, changed, cfg.steps, elapsed, history, info)
+
+    def _apply(
+        self,
+        out: nn.Module,
+        parts: LMParts,
+        tokenizer: Any,
+        fact: Fact,
+        objective: Objective,
+        retain_prompts: Sequence[str],
+        cov_texts: Sequence[str],
+        ctx: RunContext,
+    ) -> tuple[list[str], list[dict[str, float]], dict[str, Any]]:
+        """Edit ``out`` (frozen) in place; returns the changed parameter names, the optimisation history and what
+        the editor reports about its update."""
         raise NotImplementedError
 
     def record(self) -> dict[str, Any]:

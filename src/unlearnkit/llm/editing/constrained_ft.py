@@ -12,7 +12,6 @@ below 1e-2 for 5 steps; here every edit runs its step budget.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -25,7 +24,6 @@ from unlearnkit.context import RunContext
 from unlearnkit.llm.editing.base import (
     EditConfig,
     Editor,
-    EditResult,
     defended_layers,
     edit_view,
     last_logprobs,
@@ -35,7 +33,7 @@ from unlearnkit.llm.editing.base import (
 )
 from unlearnkit.llm.editing.objectives.base import Objective, first_token
 from unlearnkit.llm.facts import Fact
-from unlearnkit.llm.lens import lens_logprobs
+from unlearnkit.llm.lens import LMParts, lens_logprobs
 from unlearnkit.registry import register_method
 
 
@@ -68,20 +66,18 @@ class ConstrainedFT(Editor):
     config_cls = ConstrainedFTConfig
     toy: ClassVar[dict[str, Any]] = {"layer": 1, "norm_constraint": 0.02, "steps": 40, "lr": 2e-3, "kl_weight": 1.0}
 
-    def edit(
+    def _apply(
         self,
-        model: nn.Module,
+        out: nn.Module,
+        parts: LMParts,
         tokenizer: Any,
         fact: Fact,
         objective: Objective,
-        *,
-        retain_prompts: Sequence[str] = (),
-        cov_texts: Sequence[str] = (),
-        ctx: RunContext | None = None,
-    ) -> EditResult:
+        retain_prompts: Sequence[str],
+        cov_texts: Sequence[str],
+        ctx: RunContext,
+    ) -> tuple[list[str], list[dict[str, float]], dict[str, Any]]:
         cfg = self.config
-        start = time.perf_counter()
-        out, parts, ctx = self._prepare(model, ctx)
         proj = parts.down_proj(cfg.layer)
         params = [p for p in (proj.weight, getattr(proj, "bias", None)) if p is not None]
         originals = [p.detach().clone() for p in params]
@@ -110,23 +106,8 @@ class ConstrainedFT(Editor):
                 for p, p0 in zip(params, originals, strict=True):
                     p.copy_(torch.maximum(torch.minimum(p, p0 + cfg.norm_constraint), p0 - cfg.norm_constraint))
             history.append(row)
-        for p in out.parameters():
-            p.requires_grad_(True)
         names = [parts.down_proj_name(cfg.layer)] + (
             [parts.down_proj_name(cfg.layer)[: -len("weight")] + "bias"] if len(params) > 1 else []
         )
-        return EditResult(
-            out,
-            self.name,
-            objective.name,
-            cfg.layer,
-            names,
-            cfg.steps,
-            time.perf_counter() - start,
-            history,
-            {
-                "max_abs_change": max(
-                    float((p.detach() - p0).abs().max()) for p, p0 in zip(params, originals, strict=True)
-                )
-            },
-        )
+        change = max(float((p.detach() - p0).abs().max()) for p, p0 in zip(params, originals, strict=True))
+        return names, history, {"max_abs_change": change}

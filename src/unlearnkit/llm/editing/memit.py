@@ -19,7 +19,6 @@ kᵀ(λC)⁻¹k, which grows with d_ff / λ) and clamps δ at 1.5‖h‖ (at 0.7
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -29,11 +28,11 @@ from torch import nn
 
 from unlearnkit.approx._common import require
 from unlearnkit.context import RunContext
-from unlearnkit.llm.editing.base import EditResult, prompt_inputs, subject_positions
+from unlearnkit.llm.editing.base import prompt_inputs, subject_positions
 from unlearnkit.llm.editing.objectives.base import Objective
 from unlearnkit.llm.editing.rome import ROME, ROMEConfig, _Probe, sample_prefixes, second_moment
 from unlearnkit.llm.facts import Fact
-from unlearnkit.llm.lens import is_conv1d
+from unlearnkit.llm.lens import LMParts, is_conv1d
 from unlearnkit.registry import register_method
 
 
@@ -79,20 +78,18 @@ class MEMIT(ROME):
         "mom2_update_weight": 200.0,
     }
 
-    def edit(
+    def _apply(
         self,
-        model: nn.Module,
+        out: nn.Module,
+        parts: LMParts,
         tokenizer: Any,
         fact: Fact,
         objective: Objective,
-        *,
-        retain_prompts: Sequence[str] = (),
-        cov_texts: Sequence[str] = (),
-        ctx: RunContext | None = None,
-    ) -> EditResult:
+        retain_prompts: Sequence[str],
+        cov_texts: Sequence[str],
+        ctx: RunContext,
+    ) -> tuple[list[str], list[dict[str, float]], dict[str, Any]]:
         cfg = self.config
-        start = time.perf_counter()
-        out, parts, ctx = self._prepare(model, ctx)
         layers = cfg.layers
         for layer in layers:
             parts.down_proj(layer)  # one-line error when the window leaves the model
@@ -138,16 +135,8 @@ class MEMIT(ROME):
                 proj.weight.add_(update.to(proj.weight.dtype))
             names.append(parts.down_proj_name(layer))
             norms.append(float(update.norm()))
-        for p in out.parameters():
-            p.requires_grad_(True)
-        return EditResult(
-            out,
-            self.name,
-            objective.name,
-            cfg.layer,
+        return (
             names,
-            cfg.steps,
-            time.perf_counter() - start,
             history,
             {
                 "layers": list(layers),

@@ -21,7 +21,6 @@ layers' residual stream (Head Projection / Probability Delta) and from paraphras
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -35,7 +34,6 @@ from unlearnkit.llm.data import encode
 from unlearnkit.llm.editing.base import (
     EditConfig,
     Editor,
-    EditResult,
     defended_layers,
     edit_view,
     last_token_kl,
@@ -160,20 +158,18 @@ class ROME(Editor):
     config_cls = ROMEConfig
     toy: ClassVar[dict[str, Any]] = {"layer": 1, "prefix_lengths": (), "steps": 25, "v_weight_decay": 0.0}
 
-    def edit(
+    def _apply(
         self,
-        model: nn.Module,
+        out: nn.Module,
+        parts: LMParts,
         tokenizer: Any,
         fact: Fact,
         objective: Objective,
-        *,
-        retain_prompts: Sequence[str] = (),
-        cov_texts: Sequence[str] = (),
-        ctx: RunContext | None = None,
-    ) -> EditResult:
+        retain_prompts: Sequence[str],
+        cov_texts: Sequence[str],
+        ctx: RunContext,
+    ) -> tuple[list[str], list[dict[str, float]], dict[str, Any]]:
         cfg = self.config
-        start = time.perf_counter()
-        out, parts, ctx = self._prepare(model, ctx)
         proj = parts.down_proj(cfg.layer)
         templates = (
             sample_prefixes(
@@ -194,16 +190,8 @@ class ROME(Editor):
         with torch.no_grad():
             update = torch.outer(u, right) if is_conv1d(proj) else torch.outer(right, u)
             weight.add_(update.to(weight.dtype))
-        for p in out.parameters():
-            p.requires_grad_(True)
-        return EditResult(
-            out,
-            self.name,
-            objective.name,
-            cfg.layer,
+        return (
             [parts.down_proj_name(cfg.layer)],
-            cfg.steps,
-            time.perf_counter() - start,
             history,
             {
                 "delta_norm": float(delta.norm()),
