@@ -155,6 +155,20 @@ class HeldData:
     def __init__(self, directory: Path, spec: HeldSpec) -> None:
         self.directory = Path(directory)
         self.spec = spec
+        #: a cell's id column by (path, inode, size): fixed once the file is written (a purge keeps the id)
+        self._ids: dict[tuple[Path, int, int], np.ndarray] = {}
+
+    def _id_column(self, path: Path, fd: int) -> np.ndarray:
+        st = os.fstat(fd)
+        key = (path, st.st_ino, st.st_size)
+        ids = self._ids.get(key)
+        if ids is None:
+            mm = np.memmap(path, dtype=self.spec.dtype, mode="r")
+            ids = np.array(mm["id"])
+            del mm
+            self._ids = {k: v for k, v in self._ids.items() if k[0] != path}
+            self._ids[key] = ids
+        return ids
 
     def path(self, shard: int, sl: int) -> Path:
         return self.directory / cell_name(shard, sl)
@@ -194,23 +208,23 @@ class HeldData:
         size = self.spec.dtype.itemsize
         for (sh, sl), ids in sorted(by_cell.items()):
             path = self.path(sh, sl)
-            if not path.is_file():
-                continue
-            want = np.sort(np.asarray(ids, dtype=np.int64))
-            mm = np.memmap(path, dtype=self.spec.dtype, mode="r")
-            pos = np.searchsorted(mm["id"], want)
-            hit = [int(p) for p, i in zip(pos, want, strict=True) if p < len(mm) and mm["id"][p] == i and _dirty(mm[p])]
-            tomb = np.zeros(len(hit), dtype=self.spec.dtype)
-            tomb["id"] = mm["id"][hit] if hit else []
-            del mm
-            if hit:
+            try:
                 fd = os.open(path, os.O_RDWR)
-                try:
-                    for k, p in enumerate(hit):
-                        os.pwrite(fd, tomb[k : k + 1].tobytes(), p * size)
-                finally:
-                    os.close(fd)
-                touched.add(path)
+            except FileNotFoundError:
+                continue
+            try:
+                column = self._id_column(path, fd)
+                want = np.sort(np.asarray(ids, dtype=np.int64))
+                pos = np.searchsorted(column, want)
+                found = [int(q) for q, i in zip(pos, want, strict=True) if q < len(column) and column[q] == i]
+                tomb = np.zeros(1, dtype=self.spec.dtype)
+                for q in found:  # a row already overwritten is left alone (idempotent)
+                    if any(os.pread(fd, size, q * size)[8:]):
+                        tomb["id"] = column[q]
+                        os.pwrite(fd, tomb.tobytes(), q * size)
+                        touched.add(path)
+            finally:
+                os.close(fd)
             if step is not None:
                 step("mid_purge")
         return touched

@@ -163,11 +163,9 @@ class IntegrityMixin:
             return [f"{HEAD_FILE}: {exc}"]
         return head_problems(self.store, head, HEAD_FILE)  # type: ignore[attr-defined]
 
-    def directory_problems(self) -> list[str]:
-        """Everything on disk that disagrees with the store or with what was signed."""
-        problems = verify_manifest(self.directory, self.public_key())
-        problems += self._head_file_problems()
-        problems += replay_problems(self.store)  # type: ignore[attr-defined]
+    def _checkpoint_file_problems(self) -> list[str]:
+        """Checkpoint files the store does not name, purged ones still on disk, active ones missing."""
+        problems = []
         ckpt_dir = self.ckpt_.directory  # type: ignore[attr-defined]
         status = {c.key: c.status for c in self.store.checkpoints(None)}  # type: ignore[attr-defined]
         files = ckpt_dir.glob("*.safetensors") if ckpt_dir.is_dir() else []
@@ -184,6 +182,18 @@ class IntegrityMixin:
         missing = sorted(k for k, st in status.items() if st == "active" and k not in on_disk)
         if missing:
             problems.append(f"{len(missing)} active checkpoint file(s) are missing")
+        return problems
+
+    def directory_problems(self) -> list[str]:
+        """Everything on disk that disagrees with the store or with what was signed."""
+        problems = verify_manifest(self.directory, self.public_key())
+        problems += self._head_file_problems()
+        problems += replay_problems(self.store)  # type: ignore[attr-defined]
+        files = self._checkpoint_file_problems()
+        if files:  # a writer may be between writing files and committing them (or the reverse): look again
+            with self._writer.hold():  # type: ignore[attr-defined]  # once it is done
+                files = self._checkpoint_file_problems()
+        problems += files
         return problems
 
 

@@ -37,6 +37,20 @@ def info_of(c: Checkpoint) -> CheckpointInfo:
     )
 
 
+def tainted_query(keys: Sequence[str] | None = None, statuses: Sequence[str] = ("active",)) -> Any:
+    """``(checkpoint key, sample id)`` of checkpoints in ``statuses`` whose seen set holds a deleted sample."""
+    q = (
+        select(Checkpoint.key, Sample.id)
+        .join(CheckpointSlice, CheckpointSlice.checkpoint_id == Checkpoint.id)
+        .join(SliceMember, SliceMember.slice_row == CheckpointSlice.slice_row)
+        .join(Sample, Sample.id == SliceMember.sample_id)
+        .where(Sample.status == "deleted", Checkpoint.status.in_(list(statuses)))
+    )
+    if keys is not None:
+        q = q.where(Checkpoint.key.in_(list(keys)))
+    return q
+
+
 class CheckpointMixin:
     """Checkpoints; needs ``session``, ``read_session`` and ``id_hash`` on the host."""
 
@@ -89,16 +103,7 @@ class CheckpointMixin:
             return [info_of(c) for c in s.execute(q.order_by(Checkpoint.id)).scalars()]
 
     def _tainted_query(self, keys: Sequence[str] | None = None, statuses: Sequence[str] = ("active",)):
-        q = (
-            select(Checkpoint.key, Sample.id)
-            .join(CheckpointSlice, CheckpointSlice.checkpoint_id == Checkpoint.id)
-            .join(SliceMember, SliceMember.slice_row == CheckpointSlice.slice_row)
-            .join(Sample, Sample.id == SliceMember.sample_id)
-            .where(Sample.status == "deleted", Checkpoint.status.in_(list(statuses)))
-        )
-        if keys is not None:
-            q = q.where(Checkpoint.key.in_(list(keys)))
-        return q
+        return tainted_query(keys, statuses)
 
     def assert_loadable(self, keys: Sequence[str]) -> None:
         """Refuse checkpoints whose seen set meets a completed deletion (or that are not active).

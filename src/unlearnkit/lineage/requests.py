@@ -17,12 +17,45 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from unlearnkit.errors import LineageError, RequestConflictError, StalePlanError
 from unlearnkit.lineage._util import canonical_json, iso, utcnow
+from unlearnkit.lineage.checkpoint_rows import tainted_query
 from unlearnkit.lineage.exports import ExportRecord
 from unlearnkit.lineage.schema import Checkpoint, DeletionRequest, ModelVersion, RequestItem, Sample
+
+_requests, _samples, _ckpt = DeletionRequest.__table__, Sample.__table__, Checkpoint.__table__
+# the fast path's statements, built once (see unlearnkit.lineage.store on why)
+_MAX_VERSION = select(func.max(ModelVersion.__table__.c.version))
+_ANY_EXPORT = select(ExportRecord.__table__.c.id).limit(1)
+_INSERT_REQUESTS = insert(_requests)
+_INSERT_VERSIONS = insert(ModelVersion.__table__)
+_DELETE_SAMPLES = (
+    update(_samples)
+    .where(_samples.c.id == bindparam("b_id"), _samples.c.status == "active")
+    .values(status="deleted", deleted_by=bindparam("b_rid"), deleted_at=bindparam("b_now"))
+)
+_RETIRE = (
+    update(_ckpt)
+    .where(_ckpt.c.key.in_(bindparam("keys", expanding=True)), _ckpt.c.status == "active")
+    .values(status=bindparam("b_state"), retired_at=bindparam("b_now"), purged_at=bindparam("b_purged"))
+)
+_FINISH_REQUESTS = (
+    update(_requests)
+    .where(_requests.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        plan_json=bindparam("b_plan"),
+        completed_at=bindparam("b_completed"),
+        receipt_json=bindparam("b_receipt"),
+    )
+)
+
+
+#: an active checkpoint whose seen set holds one of ``ids`` once they are deleted (none may exist)
+_TAINTED_OF = tainted_query().where(_samples.c.id == bindparam("b_id")).limit(1)
 
 
 class RequestRaceError(StalePlanError):
@@ -248,40 +281,48 @@ class RequestMixin:
         from ``expected_version`` (the caller re-plans), and with :class:`RequestRaceError` when another writer
         created one of the requests meanwhile. Returns each request's version after it.
 
-        The statements are per batch, not per request (executemany): a group of K requests costs about the same
-        number of round trips as one, and one sync.
+        The statements are per batch, not per request (executemany), built once and run on the transaction's Core
+        connection: a group of K requests costs about the same dozen round trips as one, and one sync. Request
+        rows are written once, in their final state (when no export is recorded the receipts need nothing from
+        the database, so they are built first).
         """
         now = utcnow()
-        requests, samples, ckpt = DeletionRequest.__table__, Sample.__table__, Checkpoint.__table__
         with self.session() as s:
-            self.lock_writes(s)
-            current = int(s.execute(select(func.max(ModelVersion.version))).scalar_one() or 0)
+            conn = s.connection()
+            head = self.lock_writes(conn)
+            current = int(conn.execute(_MAX_VERSION).scalar_one() or 0)
             if current != expected_version:
                 raise StalePlanError(
                     f"the model moved from version {expected_version} to {current} while this deletion was planned"
                 )
-            rids = [it.request_id for it in items]
-            refs = [it.external_ref for it in items if it.external_ref is not None]
-            clash = requests.c.id.in_(rids)
-            if refs:
-                clash = clash | requests.c.external_ref.in_(refs)
-            taken = s.execute(select(requests.c.id).where(clash).limit(1)).first()
-            if taken is not None:
-                raise RequestRaceError(f"request {taken[0]} was created by another writer meanwhile")
-            s.execute(
-                insert(requests),
-                [
-                    {
-                        "id": it.request_id,
-                        "external_ref": it.external_ref,
-                        "kind": "owner" if it.owner else "ids",
-                        "owner_hmac": self.owner_hash(it.owner) if it.owner else None,
-                        "state": "received",
-                        "received_at": it.received_at,
-                    }
-                    for it in items
-                ],
-            )
+            exports = conn.execute(_ANY_EXPORT).first() is not None
+            versions, version = [], current
+            for it in items:
+                version += 1 if it.to_delete else 0
+                versions.append(version)
+            finals = [self._final_row(s, it, v, exports, built=False) for it, v in zip(items, versions, strict=True)]
+            try:  # a request id or external reference another writer created meanwhile: the unique keys refuse it
+                conn.execute(
+                    _INSERT_REQUESTS,
+                    [
+                        {
+                            "id": it.request_id,
+                            "external_ref": it.external_ref,
+                            "kind": "owner" if it.owner else "ids",
+                            "owner_hmac": self.owner_hash(it.owner) if it.owner else None,
+                            "received_at": it.received_at,
+                            "state": f["b_state"],
+                            "plan_json": f["b_plan"],
+                            "completed_at": f["b_completed"],
+                            "receipt_json": f["b_receipt"],
+                        }
+                        for it, f in zip(items, finals, strict=True)
+                    ],
+                )
+            except sa_exc.IntegrityError as exc:
+                raise RequestRaceError(
+                    f"one of requests {[it.request_id for it in items]} was created by another writer meanwhile"
+                ) from exc
             self._bulk_insert(
                 s,
                 RequestItem.__table__,
@@ -289,76 +330,63 @@ class RequestMixin:
                 ((it.request_id, i, i not in set(it.to_delete)) for it in items for i in sorted(set(it.ids))),
             )
             # what the batch changes, each kind of row in one statement
-            versions, version = [], current
-            for it in items:
-                version += 1 if it.to_delete else 0
-                versions.append(version)
-            doomed = [{"b_id": i, "b_rid": it.request_id} for it in items for i in it.to_delete]
+            doomed = [{"b_id": i, "b_rid": it.request_id, "b_now": now} for it in items for i in it.to_delete]
             if doomed:
-                s.execute(
-                    update(samples)
-                    .where(samples.c.id == bindparam("b_id"), samples.c.status == "active")
-                    .values(status="deleted", deleted_by=bindparam("b_rid"), deleted_at=now),
-                    doomed,
-                )
+                conn.execute(_DELETE_SAMPLES, doomed)
             for purge_now in (True, False):
                 keys = [k for it in items if (it.receipt is not None) == purge_now for k in it.retire]
-                if keys:
-                    values: dict[str, Any] = {"status": "retired", "retired_at": now}
-                    if purge_now:  # the files go right after the commit; a crash before is finished on open
-                        values.update(status="purged", purged_at=now)
-                    s.execute(update(ckpt).where(ckpt.c.key.in_(keys), ckpt.c.status == "active").values(**values))
+                if keys:  # purged: the files go right after the commit; a crash before is finished on open
+                    state = "purged" if purge_now else "retired"
+                    conn.execute(
+                        _RETIRE, {"keys": keys, "b_state": state, "b_now": now, "b_purged": now if purge_now else None}
+                    )
             final_rows = {(r[0], r[1]): r for it in items for r in it.serving}
-            self.set_serving(list(final_rows.values()), s)
+            self.set_serving(list(final_rows.values()), conn)
             bumps = [
                 {"version": v, "created_at": now, "reason": "deletion", "request_id": it.request_id}
                 for it, v in zip(items, versions, strict=True)
                 if it.to_delete
             ]
             if bumps:
-                s.execute(insert(ModelVersion.__table__), bumps)
+                conn.execute(_INSERT_VERSIONS, bumps)
             deleted = [d["b_id"] for d in doomed]
             # the invariant held before this commit, so only the ids deleted now can break it
-            for k in range(0, len(deleted), 500):
-                bad = s.execute(self._tainted_query().where(Sample.id.in_(deleted[k : k + 500])).limit(1)).first()
+            for i in deleted:
+                bad = conn.execute(_TAINTED_OF, {"b_id": i}).first()
                 if bad is not None:
                     raise LineageError(
                         f"deletion would leave checkpoint {bad[0][:12]} active after its data was deleted"
                     )
-            self.queue_purges(s, {i: it.cells[i] for it in items for i in it.to_delete if i in it.cells})
-            exports = s.execute(select(ExportRecord.id).limit(1)).first() is not None
+            self.queue_purges(conn, {i: it.cells[i] for it in items for i in it.to_delete if i in it.cells})
+            if exports:  # receipts that name stale exports read this transaction's versions: built last
+                finals = [self._final_row(s, it, v, exports, built=True) for it, v in zip(items, versions, strict=True)]
+                conn.execute(_FINISH_REQUESTS, finals)
             events: list[tuple[str, dict[str, Any]]] = []
-            finals = []
-            for it, v in zip(items, versions, strict=True):
+            for it, v, f in zip(items, versions, finals, strict=True):
                 id_hashes = sorted(self.id_hash(i) for i in set(it.ids))
                 events.append(
                     ("request.received", {"request_id": it.request_id, "count": len(id_hashes), "id_hashes": id_hashes})
                 )
                 if it.to_delete:
                     events.append(("deletion.committed", self._committed_event(it, v)))
-                final: dict[str, Any] = {"b_id": it.request_id, "b_state": "deactivated", "b_completed": None}
-                final.update(b_plan=canonical_json(it.plan), b_receipt=None)
-                if it.receipt is not None:
-                    receipt = it.receipt(s, v, exports)
+                if f["receipt"] is not None:
                     if it.retire:
                         sha = sorted(it.plan.get("retire_sha256", []))
                         events.append(("checkpoints.purged", {"request_id": it.request_id, "file_sha256": sha}))
-                    final.update(b_state="completed", b_completed=utcnow(), b_receipt=canonical_json(receipt))
-                    events.append(("request.completed", self._completion_event(it.request_id, receipt)))
-                finals.append(final)
-            s.execute(
-                update(requests)
-                .where(requests.c.id == bindparam("b_id"))
-                .values(
-                    state=bindparam("b_state"),
-                    plan_json=bindparam("b_plan"),
-                    completed_at=bindparam("b_completed"),
-                    receipt_json=bindparam("b_receipt"),
-                ),
-                finals,
-            )
-            self.record_events(events, s)
+                    events.append(("request.completed", self._completion_event(it.request_id, f["receipt"])))
+            self.record_events(events, conn, head_json=head)
         return versions
+
+    @staticmethod
+    def _final_row(s: Session, it: BatchItem, version: int, exports: bool, *, built: bool) -> dict[str, Any]:
+        """A request's final columns; its receipt is built now unless it must wait (``exports`` and not ``built``:
+        the receipt lists exports made stale, read from the rows this transaction writes)."""
+        final: dict[str, Any] = {"b_id": it.request_id, "b_state": "deactivated", "b_completed": None}
+        final.update(b_plan=canonical_json(it.plan), b_receipt=None, receipt=None)
+        if it.receipt is not None and (built or not exports):
+            receipt = it.receipt(s, version, exports)
+            final.update(b_state="completed", b_completed=utcnow(), b_receipt=canonical_json(receipt), receipt=receipt)
+        return final
 
     def _committed_event(self, it: BatchItem, version: int) -> dict[str, Any]:
         return {

@@ -13,7 +13,8 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from unlearnkit.data.dataset import IdDataset
@@ -58,6 +59,14 @@ def _fingerprint(ids: np.ndarray, x: np.ndarray, y: np.ndarray, key: bytes) -> s
     return h.hexdigest()
 
 
+_samples = Sample.__table__
+#: a deletion's lookup of the rows it names, built once (see ``unlearnkit.lineage.store`` on statement reuse)
+_SAMPLE_ROWS = select(
+    _samples.c.id, _samples.c.shard, _samples.c.slice, _samples.c.status, _samples.c.content_hash
+).where(_samples.c.id.in_(bindparam("ids", expanding=True)))
+_QUEUE: dict[str, Any] = {}  # per dialect: INSERT … ON CONFLICT DO NOTHING into pending_purges
+
+
 def _chunks(seq: Sequence[Any], n: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
     for k in range(0, len(seq), n):
         yield seq[k : k + n]
@@ -70,6 +79,7 @@ class SampleMixin:
     url: str
     session: Any
     read_session: Any
+    read_connection: Any
     record_event: Any
     owner_hash: Any
     external_hash: Any
@@ -314,32 +324,36 @@ class SampleMixin:
         """``{id: {shard, slice, status, content_hash}}`` of ``ids`` (a query per 500 ids)."""
         wanted = sorted({int(i) for i in ids})
         out: dict[int, dict[str, Any]] = {}
-        cols = (Sample.id, Sample.shard, Sample.slice, Sample.status, Sample.content_hash)
-        ctx: AbstractContextManager[Session] = self.read_session() if session is None else _Same(session)
-        with ctx as s:
+        ctx: AbstractContextManager[Any] = self.read_connection() if session is None else _Same(session.connection())
+        with ctx as conn:
             for chunk in _chunks(wanted):
-                for i, sh, sl, st, h in s.execute(select(*cols).where(Sample.id.in_(list(chunk)))):
+                for i, sh, sl, st, h in conn.execute(_SAMPLE_ROWS, {"ids": list(chunk)}):
                     out[i] = {"shard": sh, "slice": sl, "status": st, "content_hash": h}
         return out
 
     # -- held rows awaiting a durable overwrite ----------------------------------------------------------------
-    def queue_purges(self, s: Session, cells: Mapping[int, tuple[int, int]]) -> None:
+    def queue_purges(self, s: Session | Connection, cells: Mapping[int, tuple[int, int]]) -> None:
         """Record (in the deletion's own transaction) the held rows to overwrite once it commits (an id already
         queued stays queued once)."""
         rows = [{"sample_id": i, "shard": c[0], "slice": c[1]} for i, c in cells.items()]
         if not rows:
             return
-        dialect = s.connection().dialect.name
+        conn = s.connection() if isinstance(s, Session) else s
+        dialect = conn.dialect.name
         if dialect in ("sqlite", "postgresql"):
-            from importlib import import_module
+            if dialect not in _QUEUE:
+                from importlib import import_module
 
-            stmt = import_module(f"sqlalchemy.dialects.{dialect}").insert(PendingPurge.__table__)
-            s.execute(stmt.on_conflict_do_nothing(index_elements=["sample_id"]), rows)
+                stmt = import_module(f"sqlalchemy.dialects.{dialect}").insert(PendingPurge.__table__)
+                _QUEUE[dialect] = stmt.on_conflict_do_nothing(index_elements=["sample_id"])
+            conn.execute(_QUEUE[dialect], rows)
             return
-        queued = set(s.execute(select(PendingPurge.sample_id).where(PendingPurge.sample_id.in_(list(cells)))).scalars())
+        queued = set(
+            conn.execute(select(PendingPurge.sample_id).where(PendingPurge.sample_id.in_(list(cells)))).scalars()
+        )
         fresh = [r for r in rows if r["sample_id"] not in queued]
         if fresh:
-            s.execute(insert(PendingPurge.__table__), fresh)
+            conn.execute(insert(PendingPurge.__table__), fresh)
 
     def pending_purges(self) -> dict[int, tuple[int, int]]:
         """``{id: (shard, slice)}`` of deleted samples whose held row is not yet known to be overwritten on disk."""
@@ -358,12 +372,12 @@ class SampleMixin:
 
 
 class _Same:
-    """A context manager yielding an existing session (the caller owns its transaction)."""
+    """A context manager yielding an existing session or connection (the caller owns its transaction)."""
 
-    def __init__(self, s: Session) -> None:
+    def __init__(self, s: Any) -> None:
         self.s = s
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> Any:
         return self.s
 
     def __exit__(self, *exc: object) -> None:
