@@ -1,6 +1,7 @@
 """unlearnkit: machine unlearning, exact where it can be and measured where it can't.
 
-``import unlearnkit`` needs only torch and numpy; strategies import their dependencies when used.
+``import unlearnkit`` imports neither torch nor numpy: the names below are loaded on first use, and strategies
+import their dependencies when a path needs them (a deletion that only moves pointers never imports torch).
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from unlearnkit.context import RunContext
-from unlearnkit.data import IdDataset, load_digits, load_mnist1d, load_synthetic, load_table
 from unlearnkit.errors import (
     ConfigError,
     DataError,
@@ -26,9 +26,15 @@ _LAZY = {
     "Retrain": "unlearnkit.exact",
     "load_strategy": "unlearnkit.exact",
     "LineageStore": "unlearnkit.lineage",
+    "IdDataset": "unlearnkit.data",
+    "load_digits": "unlearnkit.data",
+    "load_mnist1d": "unlearnkit.data",
+    "load_synthetic": "unlearnkit.data",
+    "load_table": "unlearnkit.data",
 }
 
 if TYPE_CHECKING:
+    from unlearnkit.data import IdDataset, load_digits, load_mnist1d, load_synthetic, load_table
     from unlearnkit.exact import S3T, SISA, Retrain, load_strategy
     from unlearnkit.lineage import LineageStore
 

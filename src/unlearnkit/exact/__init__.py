@@ -4,20 +4,26 @@
 checkpoint before the sample's slice; ``Retrain`` retrains from scratch. All share one protocol: ``fit``,
 ``forget(ids | owner) -> DeletionReceipt``, ``forget_many([ForgetRequest, ...])`` (one commit for a group),
 ``predict``, ``predict_proba``, ``save``, ``load``.
+
+Importing this package, loading a model and a deletion that only moves pointers import no torch (nor scipy);
+training and predicting do.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from unlearnkit.errors import DataError
 from unlearnkit.exact.base import ExactStrategy
-from unlearnkit.exact.generation import EnsembleLM
 from unlearnkit.exact.lifecycle import ForgetRequest
 from unlearnkit.exact.retrain import Retrain
 from unlearnkit.exact.s3t import S3T
 from unlearnkit.exact.sisa import SISA
+
+if TYPE_CHECKING:
+    from unlearnkit.exact.generation import EnsembleLM
 
 STRATEGIES: dict[str, type[ExactStrategy]] = {"s3t": S3T, "sisa": SISA, "retrain": Retrain}
 
@@ -32,6 +38,14 @@ def load_strategy(directory: str | Path, db_url: str | None = None, **kwargs: ob
     if kind not in STRATEGIES:
         raise DataError(f"{d}: unknown strategy kind {kind!r}")
     return STRATEGIES[kind].load(d, db_url, **kwargs)  # type: ignore[arg-type]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EnsembleLM":  # text generation: imports torch
+        from unlearnkit.exact.generation import EnsembleLM
+
+        return EnsembleLM
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["S3T", "SISA", "STRATEGIES", "EnsembleLM", "ExactStrategy", "ForgetRequest", "Retrain", "load_strategy"]

@@ -8,16 +8,16 @@ A *node* is a checkpoint reached by training along a prefix of a shard's slice o
 parameters it trained (S3T: one LoRA block + the head; SISA/Retrain: every LoRA block + the head). The model
 served at depth d of an order is the frozen backbone with the tensors of nodes ``order[:1] … order[:d]``
 applied in turn (later nodes override earlier ones), every other LoRA module switched off (B = 0).
+
+The task descriptions import no torch (a deletion that retrains nothing never does); the functions that build,
+train or serve modules import it when called.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from unlearnkit.exact.held import HeldSpec, PurgedRowError, SliceRef, read_rows
 from unlearnkit.models.backbones import Backbone
@@ -32,10 +32,13 @@ from unlearnkit.models.lora import (
     snapshot,
     zero_lora,
 )
-from unlearnkit.models.train import is_regression_target, train_epochs
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 Prefix = tuple[int, ...]
-Tensors = dict[str, torch.Tensor]
+Tensors = dict[str, "torch.Tensor"]
 
 
 @dataclass
@@ -78,6 +81,8 @@ class NodeResult:
 
 def build_template(spec: Backbone, lora: LoraSpec, backbone: Tensors) -> nn.Module:
     """The frozen backbone wrapped with LoRA on every target module, all switched off."""
+    import torch
+
     model = spec.build()
     model.load_state_dict(backbone)
     with torch.random.fork_rng(devices=[]):
@@ -92,6 +97,8 @@ def build_template(spec: Backbone, lora: LoraSpec, backbone: Tensors) -> nn.Modu
 
 def apply_chain(model: nn.Module, chain: list[Tensors], head_init: Tensors, num_layers: int) -> None:
     """Switch every LoRA module off, restore the initial head, then apply node tensors in order."""
+    import torch
+
     all_lora = lora_params(model, list(range(num_layers)))
     zero_lora(all_lora)
     named = {**all_lora, **head_params(model)}
@@ -109,7 +116,10 @@ def chain_for(prefix: Prefix, nodes: dict[Prefix, Tensors]) -> list[Tensors]:
 
 def run_shard_task(task: ShardTask) -> dict[Prefix, NodeResult]:
     """Train every job of one shard; pure function of its arguments and the held files (safe to retry)."""
+    import torch
+
     from unlearnkit.data.public_fit import FeatureTransform
+    from unlearnkit.models.train import is_regression_target, train_epochs
 
     if task.threads is not None and torch.get_num_threads() != task.threads:
         torch.set_num_threads(task.threads)
@@ -197,6 +207,8 @@ def served_module(template: nn.Module, chain: list[Tensors], head_init: Tensors,
 
 def _clone(module: nn.Module, own: set[int]) -> nn.Module:
     """A structural copy of ``module``: new parameter tensors for ``own`` (by id), everything else shared."""
+    from torch import nn
+
     new = module.__class__.__new__(module.__class__)
     new.__dict__ = dict(module.__dict__)
     for name, value in module.__dict__.items():  # hooks registered on a served module stay its own

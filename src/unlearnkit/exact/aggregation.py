@@ -3,9 +3,12 @@ for regression, the mean of the shard outputs."""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from unlearnkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 AGGREGATIONS = ("mean", "vote")
 
@@ -16,6 +19,8 @@ def aggregate(logits: list[torch.Tensor], how: str) -> torch.Tensor:
     ``mean``: softmax of the mean logits. ``vote``: the fraction of shards voting for each class (ties are broken
     by the lowest class index at ``argmax``).
     """
+    import torch
+
     if not logits:
         raise ConfigError("no shard models to aggregate")
     stacked = torch.stack(logits)
@@ -29,6 +34,8 @@ def aggregate(logits: list[torch.Tensor], how: str) -> torch.Tensor:
 
 def aggregate_values(outputs: list[torch.Tensor]) -> torch.Tensor:
     """Regression: the mean of the shard outputs, each (n, 1), as predicted values of shape (n,)."""
+    import torch
+
     if not outputs:
         raise ConfigError("no shard models to aggregate")
     return torch.stack(outputs).mean(dim=0).reshape(-1)

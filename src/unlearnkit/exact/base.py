@@ -30,6 +30,9 @@ swap; a deletion planned against a version another process has since moved is re
 What shapes a served model besides its checkpoints — the label set and the input scaling — is fitted on the
 public split or declared (:mod:`unlearnkit.data.public_fit`) and recorded in ``strategy.json`` (``public_fit``).
 
+Opening a model reads no tensors: the frozen backbone, the input scaling and the served modules are loaded when
+first needed, so a deletion that only moves pointers (S3T; SISA rollback) never imports torch.
+
 Float targets (``data.is_regression``) train a regression model: a one-wide head, mean squared error, the shard
 outputs averaged (``predict`` returns values, ``score`` is R²); no label set is fitted (``task: regression``).
 """
@@ -46,14 +49,9 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
-
-from safetensors.torch import load_file
-from torch import nn
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from unlearnkit.context import RunContext
-from unlearnkit.data.dataset import IdDataset
-from unlearnkit.data.public_fit import PREPROCESS, FeatureTransform
 from unlearnkit.errors import ConfigError, DataError, LineageError
 from unlearnkit.exact._engine import Tensors, build_template
 from unlearnkit.exact.aggregation import AGGREGATIONS
@@ -71,8 +69,14 @@ from unlearnkit.exact.upkeep import UpkeepMixin
 from unlearnkit.lineage.store import LineageStore
 from unlearnkit.models.backbones import Backbone, BuiltinBackbone, backbone_from_config
 from unlearnkit.models.lora import LoraSpec, head_params, snapshot
-from unlearnkit.models.zoo import ARCHS, ModelSpec
+from unlearnkit.models.spec import ARCHS, ModelSpec
 from unlearnkit.runtime.executor import Executor
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from unlearnkit.data.dataset import IdDataset
+    from unlearnkit.data.public_fit import FeatureTransform
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +186,8 @@ class ExactStrategy(IntegrityMixin, FittingMixin, ServingMixin, TrainingMixin, D
         self.store: LineageStore | None = None
         self._snapshot: _Snapshot | None = None
         self._template: nn.Module | None = None
+        self._backbone: Tensors | None = None
+        self._transform: FeatureTransform | None = None
         self._head_init: Tensors | None = None
         self._lock = threading.RLock()  # one writer thread at a time (the directory lock adds processes)
         self._swap_lock = threading.RLock()  # guards rebuilding the served snapshot
@@ -207,6 +213,8 @@ class ExactStrategy(IntegrityMixin, FittingMixin, ServingMixin, TrainingMixin, D
         return names
 
     def _validate(self, data: IdDataset) -> None:
+        from unlearnkit.data.public_fit import PREPROCESS
+
         for name in ("shards", "slices", "epochs", "batch_size", "lora_rank", "width"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
@@ -240,6 +248,24 @@ class ExactStrategy(IntegrityMixin, FittingMixin, ServingMixin, TrainingMixin, D
     def is_regression_(self) -> bool:
         """A regression model (float targets, one output averaged over shards)."""
         return getattr(self, "task_", "classification") == "regression"
+
+    @property
+    def backbone_(self) -> Tensors:
+        """The frozen backbone's weights, read from the model directory on first use."""
+        if self._backbone is None:
+            from safetensors.torch import load_file
+
+            self._backbone = load_file(str(self.directory / BACKBONE_FILE))
+        return self._backbone
+
+    @property
+    def transform_(self) -> FeatureTransform:
+        """The recorded public-split input scaling, as a callable on tensors (built on first use)."""
+        if self._transform is None:
+            from unlearnkit.data.public_fit import FeatureTransform
+
+            self._transform = FeatureTransform(self.public_fit_)
+        return self._transform
 
     @property
     def template_(self) -> nn.Module:
@@ -357,7 +383,7 @@ class ExactStrategy(IntegrityMixin, FittingMixin, ServingMixin, TrainingMixin, D
         if self.is_regression_:
             self.num_classes = None  # the one-wide head is not a declared label set
         self.public_fit_ = config.get("public_fit", {})
-        self.transform_ = FeatureTransform(self.public_fit_)
+        self._transform: FeatureTransform | None = None  # built on first use (imports torch)
         self.sharding_ = config.get("sharding", "id")
         self.num_features = self.spec_.in_features
         self.db_url_ = db_url
@@ -370,7 +396,7 @@ class ExactStrategy(IntegrityMixin, FittingMixin, ServingMixin, TrainingMixin, D
         if not fresh and self.store.get_meta("strategy") not in (None, self.kind):
             raise LineageError(f"{url} holds a {self.store.get_meta('strategy')} model, not {self.kind}")
         self.ckpt_ = CheckpointDir(directory / "checkpoints")
-        self.backbone_ = load_file(str(directory / BACKBONE_FILE))
+        self._backbone: Tensors | None = None  # read on first use (imports torch)
         if built is None:  # built on first use: a deletion that retrains nothing never imports peft
             built = (None, None, {}, {})
         self._template, self._head_init = built[0], built[1]

@@ -1,15 +1,19 @@
-"""Content-addressed checkpoint files (safetensors), written atomically and verified on read."""
+"""Content-addressed checkpoint files (safetensors), written atomically and verified on read.
+
+Removing a file (a deletion's purge) needs no torch; reading and writing import it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
-
-import torch
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING
 
 from unlearnkit.errors import LineageError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def file_sha256(path: Path) -> str:
@@ -31,6 +35,8 @@ class CheckpointDir:
 
     def write(self, key: str, tensors: dict[str, torch.Tensor]) -> tuple[str, int]:
         """Write (or find) a checkpoint; returns ``(file sha256, bytes)``."""
+        from safetensors.torch import save_file
+
         self.directory.mkdir(parents=True, exist_ok=True)
         dest = self.path(key)
         if dest.exists():
@@ -43,6 +49,8 @@ class CheckpointDir:
         return file_sha256(dest), dest.stat().st_size
 
     def read(self, key: str, expected_sha256: str) -> dict[str, torch.Tensor]:
+        from safetensors.torch import load_file
+
         p = self.path(key)
         if not p.exists():
             raise LineageError(f"checkpoint file {p.name} is missing")

@@ -12,13 +12,9 @@ import tempfile
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Self
-
-from safetensors.torch import save_file
+from typing import TYPE_CHECKING, Any, Self
 
 from unlearnkit.context import RunContext, derive_seed
-from unlearnkit.data.dataset import IdDataset
-from unlearnkit.data.public_fit import FeatureTransform, fit_public
 from unlearnkit.errors import ConfigError, DataError
 from unlearnkit.exact._engine import pretrain_backbone
 from unlearnkit.exact.held import HeldData, HeldSpec, held_key
@@ -28,6 +24,9 @@ from unlearnkit.lineage.store import iso, utcnow
 from unlearnkit.models.backbones import BuiltinBackbone, resolve_backbone
 from unlearnkit.models.backbones.card import write_model_card
 from unlearnkit.models.lora import LoraSpec, layer_blocks
+
+if TYPE_CHECKING:
+    from unlearnkit.data.dataset import IdDataset
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +84,8 @@ class FittingMixin:
         ``numeric``: the backbone reads numeric feature rows (texts and images are encoded by the backbone's own
         pretrained tokenizer or image processor, and are not rescaled).
         """
+        from unlearnkit.data.public_fit import fit_public
+
         if data.is_regression:  # one output, no label set: nothing about labels to fit or declare
             fitted = fit_public(public, {"num_classes": 1, "preprocess": self.preprocess, "numeric_inputs": numeric})
             fitted["label_set"] = {"num_classes": 1, "source": "regression", "names": None}
@@ -115,6 +116,10 @@ class FittingMixin:
     def _fit_into(
         self, work: Path, data: IdDataset, public: IdDataset | None, db_url: str | None, ctx: RunContext
     ) -> None:
+        from safetensors.torch import save_file
+
+        from unlearnkit.data.public_fit import FeatureTransform
+
         spec = resolve_backbone(
             self.backbone,
             arch=self.arch,

@@ -27,12 +27,14 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from unlearnkit.errors import IntegrityError
+
+if TYPE_CHECKING:
+    import torch
 
 HELD_DIR = "held"
 FORMAT = "rows-v1"
@@ -110,6 +112,8 @@ def read_rows(
     """``(x float32, y, ids)`` of the referenced rows, slice by slice in ``refs`` order (by id within a slice);
     every row's tag is checked. ``transform`` (row-wise, e.g. the public-fitted scaling) is applied one slice at
     a time into the output, so reading holds the output plus one slice's records."""
+    import torch
+
     total = sum(len(r.ids) for r in refs)
     x = torch.empty((total, spec.features), dtype=torch.float32)
     y = torch.empty(total, dtype=torch.float32 if spec.y_dtype == "<f4" else torch.int64)

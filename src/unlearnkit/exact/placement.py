@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from unlearnkit.data.dataset import IdDataset
+if TYPE_CHECKING:
+    from unlearnkit.data.dataset import IdDataset
 
 SHARDINGS = ("auto", "owner", "id")
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from unlearnkit.context import derive_seed
 from unlearnkit.errors import ConfigError
@@ -204,6 +203,8 @@ def bms_sequences(prior: Sequence[float], budget: int, t: int = DEFAULT_T, seed:
     ∝ 1 − p_i, so rarely deleted slices go on top), deterministic from ``seed``. ``t`` is the
     anticipated number of deletions (official default 100).
     """
+    from scipy.optimize import linear_sum_assignment  # 0.5 s to import: only when sequences are selected
+
     p = _check_prior(prior)
     num_slices = int(p.size)
     _check_slices_budget(num_slices, budget)

@@ -4,25 +4,30 @@ A served module is the frozen template (backbone + LoRA wrappers, shared, never 
 tensors of one chain of nodes: only those small tensors are copied. Modules are built when first asked for by a
 prediction (a load or a deletion that only moves pointers builds none, so it never imports peft) and cached by
 their chain, so a deactivation that returns to a known prefix is a
-pointer change. Served modules stay in eval mode for good: predicting never toggles train/eval.
+pointer change. Served modules stay in eval mode for good: predicting never toggles train/eval. torch is imported
+by the first prediction (after the host's RunContext has set its thread count), never by a load or such a
+deletion.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from unlearnkit.errors import ConfigError, LineageError, NotFittedError, RetrainRequiredError
 from unlearnkit.exact._engine import Tensors, served_module
 from unlearnkit.exact.aggregation import aggregate, aggregate_values
 from unlearnkit.lineage.store import LineageStore
 from unlearnkit.models.backbones import BuiltinBackbone
-from unlearnkit.models.export import ServedEnsemble
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from unlearnkit.models.export import ServedEnsemble
 
 Prefix = tuple[int, ...]
 Row = tuple[int, int, Prefix, int, str]  # (shard, sequence, order, depth, state)
@@ -47,6 +52,8 @@ class _Snapshot:
 
 def forward(module: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
     """Logits of an eval-mode module, in batches, without autograd (and without touching its mode)."""
+    import torch
+
     with torch.no_grad():
         if len(x) <= batch_size:
             return module(x)
@@ -195,6 +202,10 @@ class ServingMixin:
 
     def served_ensemble(self) -> tuple[int, ServedEnsemble]:
         """``(version, module)``: the served model at this instant as one standalone module (for export)."""
+        from torch import nn
+
+        from unlearnkit.models.export import ServedEnsemble
+
         self._check_fitted()
         snap, modules = self._served_modules()
         pre = self.transform_.module  # the public-fitted scaling travels with the model
@@ -247,6 +258,8 @@ class ServingMixin:
         While every shard awaits retraining (a deletion storm), ``fallback`` answers from
         :attr:`public_fallback_` (guarantee ``exact:public-fallback``) instead of refusing.
         """
+        import torch
+
         self._check_fitted()
         snap, modules = self._served_modules()
         t = self._as_tensor(x)

@@ -17,13 +17,14 @@ from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from unlearnkit.data.dataset import IdDataset
 from unlearnkit.errors import LineageError, UnknownIdError
 from unlearnkit.lineage._util import utcnow
 from unlearnkit.lineage.schema import ExternalId, ModelVersion, PendingPurge, Sample, SliceMember, SliceRow
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
+
+    from unlearnkit.data.dataset import IdDataset
 
 BATCH = 5_000  # rows per executemany / COPY chunk (bounded memory at any N)
 IN_CHUNK = 500  # ids per IN (...) clause

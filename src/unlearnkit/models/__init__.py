@@ -1,8 +1,39 @@
-"""Model zoo, LoRA utilities and deterministic training loops."""
+"""Model zoo, LoRA utilities and deterministic training loops.
 
-from unlearnkit.models.lora import LoraSpec, attach_lora, layer_blocks
-from unlearnkit.models.train import accuracy, predict_logits, train_epochs
-from unlearnkit.models.zoo import ARCHS, FeatureTransformer, ModelSpec, ResMLP, build_model
+The names are loaded on first use (``import unlearnkit.models`` does not import torch).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "ARCHS": "unlearnkit.models.spec",
+    "ModelSpec": "unlearnkit.models.spec",
+    "LoraSpec": "unlearnkit.models.lora",
+    "attach_lora": "unlearnkit.models.lora",
+    "layer_blocks": "unlearnkit.models.lora",
+    "accuracy": "unlearnkit.models.train",
+    "predict_logits": "unlearnkit.models.train",
+    "train_epochs": "unlearnkit.models.train",
+    "FeatureTransformer": "unlearnkit.models.zoo",
+    "ResMLP": "unlearnkit.models.zoo",
+    "build_model": "unlearnkit.models.zoo",
+}
+
+if TYPE_CHECKING:
+    from unlearnkit.models.lora import LoraSpec, attach_lora, layer_blocks
+    from unlearnkit.models.spec import ARCHS, ModelSpec
+    from unlearnkit.models.train import accuracy, predict_logits, train_epochs
+    from unlearnkit.models.zoo import FeatureTransformer, ResMLP, build_model
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ARCHS",

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from unlearnkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ def head_params(peft_model: nn.Module) -> dict[str, nn.Parameter]:
 
 def init_lora(params: dict[str, nn.Parameter], generator: torch.Generator) -> None:
     """Re-initialise LoRA A (Kaiming-uniform, as peft) from ``generator`` and LoRA B to zero."""
+    import torch
+    from torch import nn
+
     with torch.no_grad():
         for name in sorted(params):
             p = params[name]
@@ -103,6 +108,8 @@ def init_lora(params: dict[str, nn.Parameter], generator: torch.Generator) -> No
 
 def zero_lora(params: dict[str, nn.Parameter]) -> None:
     """Deactivate LoRA modules: B = 0 makes their contribution exactly zero."""
+    import torch
+
     with torch.no_grad():
         for name, p in params.items():
             if ".lora_B." in name:
@@ -110,6 +117,8 @@ def zero_lora(params: dict[str, nn.Parameter]) -> None:
 
 
 def load_tensors(params: dict[str, nn.Parameter], tensors: dict[str, torch.Tensor]) -> None:
+    import torch
+
     with torch.no_grad():
         for name, p in params.items():
             p.copy_(tensors[name])

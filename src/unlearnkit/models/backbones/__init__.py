@@ -1,18 +1,29 @@
 """Backbones: what exact strategies train LoRA blocks on (built-in, Hugging Face, or any ``nn.Module``).
 
 :func:`resolve_backbone` turns what a user gives (``None`` for the built-in architecture, ``"hf:PATH"``, a
-:class:`Backbone`) into a backbone; :func:`backbone_from_config` rebuilds one from a model directory.
+:class:`Backbone`) into a backbone; :func:`backbone_from_config` rebuilds one from a model directory. Importing
+this package (and describing a built-in backbone) does not import torch; building a module does.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unlearnkit.errors import ConfigError
 from unlearnkit.models.backbones.base import TASKS, Backbone, pretrain_on_public
 from unlearnkit.models.backbones.builtin import BuiltinBackbone
-from unlearnkit.models.backbones.module import ModuleBackbone
+
+if TYPE_CHECKING:
+    from unlearnkit.models.backbones.module import ModuleBackbone
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ModuleBackbone":  # defines nn.Module subclasses: imports torch
+        from unlearnkit.models.backbones.module import ModuleBackbone
+
+        return ModuleBackbone
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def resolve_backbone(spec: Backbone | str | None, **builtin: Any) -> Backbone:
@@ -20,7 +31,7 @@ def resolve_backbone(spec: Backbone | str | None, **builtin: Any) -> Backbone:
     if isinstance(spec, Backbone):
         return spec
     if spec is None or spec in ("builtin", "resmlp", "transformer"):
-        from unlearnkit.models.zoo import ModelSpec
+        from unlearnkit.models.spec import ModelSpec
 
         if spec in ("resmlp", "transformer"):
             builtin["arch"] = spec
@@ -37,6 +48,8 @@ def backbone_from_config(config: dict[str, Any], directory: Path | None = None) 
     if kind == "builtin":
         return BuiltinBackbone.from_config(config)
     if kind == "module":
+        from unlearnkit.models.backbones.module import ModuleBackbone
+
         return ModuleBackbone.from_config(config)
     if kind == "hf":
         from unlearnkit.models.backbones.hf import HFBackbone

@@ -18,15 +18,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
-
-import numpy as np
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from unlearnkit.errors import ConfigError, DataError
 
-Tensors = dict[str, torch.Tensor]
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+Tensors = dict[str, "torch.Tensor"]
 
 TASKS = ("classification", "causal-lm")
 
@@ -89,6 +89,9 @@ class Backbone(ABC):
     # -- inputs ----------------------------------------------------------------------------------------
     def as_input(self, x: Any) -> torch.Tensor:
         """Encoded inputs for :meth:`build`'s module: numeric rows ``(n, in_features)`` by default."""
+        import numpy as np
+        import torch
+
         t = torch.as_tensor(np.asarray(x, dtype=np.float32)) if not isinstance(x, torch.Tensor) else x.float()
         if t.ndim != 2 or t.shape[1] != self.in_features:
             raise DataError(f"expected inputs of shape (n, {self.in_features}), got {tuple(t.shape)}")
@@ -108,6 +111,8 @@ def pretrain_on_public(
     seed: int,
 ) -> tuple[Tensors, str]:
     """Train every weight of ``module`` on the public split (never deletable); without one keep its init."""
+    import torch
+
     from unlearnkit.models.train import train_epochs
 
     if x is None or len(x) == 0 or epochs <= 0:
@@ -127,6 +132,8 @@ def pretrain_on_public(
 
 def check_targets(module: nn.Module, targets: Sequence[Sequence[str]]) -> None:
     """Every target name must name a module with a weight matrix (LoRA needs a Linear-like layer)."""
+    import torch
+
     names = dict(module.named_modules())
     if not targets or any(not layer for layer in targets):
         raise ConfigError("every LoRA layer needs at least one target module name")
@@ -149,5 +156,7 @@ class HeadView:
 
     @property
     def head(self) -> nn.Module:
+        from torch import nn
+
         mods = dict(self.named_modules())  # type: ignore[attr-defined]
         return nn.ModuleDict({n.replace(".", "_"): mods[n] for n in self.head_names})

@@ -7,13 +7,14 @@ left at a seeded random init when there is none.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from unlearnkit.models.backbones.base import Backbone, Tensors, pretrain_on_public
-from unlearnkit.models.zoo import ModelSpec, build_model
+from unlearnkit.models.spec import ModelSpec
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 class BuiltinBackbone(Backbone):
@@ -30,6 +31,8 @@ class BuiltinBackbone(Backbone):
         return BuiltinBackbone(dataclasses.replace(self.spec, num_classes=num_classes, in_features=in_features))
 
     def build(self) -> nn.Module:
+        from unlearnkit.models.zoo import build_model
+
         return build_model(self.spec)
 
     def lora_target_names(self) -> list[list[str]]:
@@ -47,6 +50,8 @@ class BuiltinBackbone(Backbone):
         batch_size: int,
         seed: int,
     ) -> tuple[Tensors, str]:
+        from unlearnkit.models.zoo import build_model
+
         module = build_model(self.spec, seed=seed)
         return pretrain_on_public(module, public_x, public_y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
 
