@@ -6,8 +6,9 @@ import their dependencies when a path needs them (a deletion that only moves poi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from unlearnkit._lazy import lazy_exports
 from unlearnkit.context import RunContext
 from unlearnkit.errors import (
     ConfigError,
@@ -39,12 +40,7 @@ if TYPE_CHECKING:
     from unlearnkit.lineage import LineageStore
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'unlearnkit' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from unlearnkit._lazy import lazy_exports
 from unlearnkit.errors import DataError
 from unlearnkit.exact.base import ExactStrategy
 from unlearnkit.exact.lifecycle import ForgetRequest
@@ -40,12 +41,7 @@ def load_strategy(directory: str | Path, db_url: str | None = None, **kwargs: ob
     return STRATEGIES[kind].load(d, db_url, **kwargs)  # type: ignore[arg-type]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "EnsembleLM":  # text generation: imports torch
-        from unlearnkit.exact.generation import EnsembleLM
-
-        return EnsembleLM
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"EnsembleLM": "unlearnkit.exact.generation"})  # text generation: torch
 
 
 __all__ = ["S3T", "SISA", "STRATEGIES", "EnsembleLM", "ExactStrategy", "ForgetRequest", "Retrain", "load_strategy"]

@@ -5,8 +5,9 @@ The names are loaded on first use (``import unlearnkit.models`` does not import 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from unlearnkit._lazy import lazy_exports
 
 _LAZY = {
     "ARCHS": "unlearnkit.models.spec",
@@ -29,10 +30,7 @@ if TYPE_CHECKING:
     from unlearnkit.models.zoo import FeatureTransformer, ResMLP, build_model
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

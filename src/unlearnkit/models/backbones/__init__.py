@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from unlearnkit._lazy import lazy_exports
 from unlearnkit.errors import ConfigError
 from unlearnkit.models.backbones.base import TASKS, Backbone, pretrain_on_public
 from unlearnkit.models.backbones.builtin import BuiltinBackbone
@@ -18,12 +19,8 @@ if TYPE_CHECKING:
     from unlearnkit.models.backbones.module import ModuleBackbone
 
 
-def __getattr__(name: str) -> Any:
-    if name == "ModuleBackbone":  # defines nn.Module subclasses: imports torch
-        from unlearnkit.models.backbones.module import ModuleBackbone
-
-        return ModuleBackbone
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# ModuleBackbone defines nn.Module subclasses: it imports torch
+__getattr__ = lazy_exports(__name__, {"ModuleBackbone": "unlearnkit.models.backbones.module"})
 
 
 def resolve_backbone(spec: Backbone | str | None, **builtin: Any) -> Backbone:
