@@ -321,7 +321,7 @@ class DeletionMixin:
         """The receipt of a fast-path request, built inside the commit (it names the version the commit made)."""
         store = self.store
 
-        def build(session: Session, version_after: int, exports: bool) -> dict[str, Any]:
+        def build(session: Session | None, version_after: int, exports: bool) -> dict[str, Any]:
             to_delete = p.item.to_delete
             receipt = DeletionReceipt(
                 request_id=p.item.request_id,

@@ -76,8 +76,9 @@ class BatchItem:
     serving: list[tuple[int, int, Sequence[int], int, str]] = field(default_factory=list)
     plan: dict[str, Any] = field(default_factory=dict)
     cells: Mapping[int, tuple[int, int]] = field(default_factory=dict)  # of to_delete: held rows to purge
-    #: builds the receipt from (session, version after, whether any export is recorded); None: not completed
-    receipt: Callable[[Session, int, bool], dict[str, Any]] | None = None
+    #: builds the receipt from (session, version after, whether any export is recorded; the session, bound to the
+    #: commit's transaction, is given only when exports are); None: not completed
+    receipt: Callable[[Session | None, int, bool], dict[str, Any]] | None = None
 
 
 class RequestMixin:
@@ -85,6 +86,7 @@ class RequestMixin:
     ``bump_version``, ``queue_purges`` and ``_tainted_query`` on the host."""
 
     session: Any
+    engine: Any
     lock_writes: Any
     record_event: Any
     set_serving: Any
@@ -287,8 +289,7 @@ class RequestMixin:
         the database, so they are built first).
         """
         now = utcnow()
-        with self.session() as s:
-            conn = s.connection()
+        with self.engine.begin() as conn:  # Core: the ORM session adds nothing here but time
             head = self.lock_writes(conn)
             current = int(conn.execute(_MAX_VERSION).scalar_one() or 0)
             if current != expected_version:
@@ -300,6 +301,7 @@ class RequestMixin:
             for it in items:
                 version += 1 if it.to_delete else 0
                 versions.append(version)
+            s = Session(bind=conn) if exports else None  # the stale-export lookup reads ORM rows
             finals = [self._final_row(s, it, v, exports, built=False) for it, v in zip(items, versions, strict=True)]
             try:  # a request id or external reference another writer created meanwhile: the unique keys refuse it
                 conn.execute(
@@ -324,7 +326,7 @@ class RequestMixin:
                     f"one of requests {[it.request_id for it in items]} was created by another writer meanwhile"
                 ) from exc
             self._bulk_insert(
-                s,
+                conn,
                 RequestItem.__table__,
                 ("request_id", "sample_id", "already_deleted"),
                 ((it.request_id, i, i not in set(it.to_delete)) for it in items for i in sorted(set(it.ids))),
@@ -375,10 +377,12 @@ class RequestMixin:
                         events.append(("checkpoints.purged", {"request_id": it.request_id, "file_sha256": sha}))
                     events.append(("request.completed", self._completion_event(it.request_id, f["receipt"])))
             self.record_events(events, conn, head_json=head)
+            if s is not None:
+                s.close()
         return versions
 
     @staticmethod
-    def _final_row(s: Session, it: BatchItem, version: int, exports: bool, *, built: bool) -> dict[str, Any]:
+    def _final_row(s: Session | None, it: BatchItem, version: int, exports: bool, *, built: bool) -> dict[str, Any]:
         """A request's final columns; its receipt is built now unless it must wait (``exports`` and not ``built``:
         the receipt lists exports made stale, read from the rows this transaction writes)."""
         final: dict[str, Any] = {"b_id": it.request_id, "b_state": "deactivated", "b_completed": None}

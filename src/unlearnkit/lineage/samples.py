@@ -86,10 +86,10 @@ class SampleMixin:
     external_hash: Any
 
     # -- writing rows in bulk ------------------------------------------------------------------------------
-    def _bulk_insert(self, s: Session, table: Any, columns: Sequence[str], rows: Iterable[tuple]) -> None:
-        """Insert ``rows`` (tuples in ``columns`` order) in the session's transaction: COPY on PostgreSQL,
-        batched ``executemany`` elsewhere."""
-        conn = s.connection()
+    def _bulk_insert(self, s: Session | Connection, table: Any, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+        """Insert ``rows`` (tuples in ``columns`` order) in the session's (or connection's) transaction: COPY on
+        PostgreSQL, batched ``executemany`` elsewhere."""
+        conn = s.connection() if isinstance(s, Session) else s
         if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
             raw = conn.connection.driver_connection
             cols = ", ".join(f'"{c}"' for c in columns)
