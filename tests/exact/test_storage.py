@@ -194,3 +194,51 @@ def test_the_executor_kind_is_recorded_and_a_reload_trains_with_it(small_train, 
         assert isinstance(built, ProcessExecutor) and built.workers == 1
     finally:
         again.close()
+
+
+def test_a_request_another_writer_created_meanwhile_is_refused_whole(model):
+    """The unique keys of the request table refuse a batch naming a request that appeared since it was planned:
+    nothing of the batch is written (samples, versions and audit chain as before)."""
+    from unlearnkit.lineage.requests import BatchItem, RequestRaceError
+    from unlearnkit.lineage.store import utcnow
+
+    first, second = _two_cells(model, 2)
+    model.forget([first], request_id="taken")
+    v, events = model.model_version, len(model.store.audit_events())
+    item = BatchItem(request_id="taken", ids=[second], to_delete=[second], received_at=utcnow())
+    with pytest.raises(RequestRaceError, match="another writer"):
+        model.store.commit_batch([item], expected_version=v)
+    assert model.model_version == v and len(model.store.audit_events()) == events
+    assert model.store.sample_rows([second])[second]["status"] == "active"
+    assert model.verify().ok
+
+
+def test_the_audit_waits_for_a_writer_registering_checkpoint_files(model):
+    """A checkpoint file written by a writer that has not committed yet is not reported as an orphan: the audit
+    looks again once the writer lock is free (a file still unnamed then is reported)."""
+    import threading
+
+    ckpt_dir = model.ckpt_.directory
+    pending = ckpt_dir / ("f" * 64 + ".safetensors")
+    holding, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with model._writer.hold():
+            pending.write_bytes(b"not yet committed")
+            holding.set()
+            done.wait(timeout=2)  # the audit starts meanwhile and finds the file unnamed
+            pending.unlink()  # stands for the writer's rollback or cleanup: the file is gone before it lets go
+
+    t = threading.Thread(target=writer)
+    t.start()
+    assert holding.wait(timeout=10)
+    timer = threading.Timer(0.3, done.set)
+    timer.start()
+    try:
+        assert model.directory_problems() == []
+    finally:
+        t.join()
+        timer.cancel()
+    pending.write_bytes(b"left by a crash")
+    assert any("no store row names" in p for p in model.directory_problems())
+    pending.unlink()
