@@ -242,3 +242,28 @@ def test_the_audit_waits_for_a_writer_registering_checkpoint_files(model):
     pending.write_bytes(b"left by a crash")
     assert any("no store row names" in p for p in model.directory_problems())
     pending.unlink()
+
+
+def test_the_same_request_committed_by_another_writer_meanwhile_is_answered_with_its_receipt(model):
+    """Two writers given the same request id: the one that loses the race (the unique key refuses its batch)
+    answers with the winner's receipt instead of retrying until it gives up."""
+    victim = _two_cells(model, 1)[0]
+    other = load_strategy(model.directory)
+    other._writer = model._writer  # the same directory lock (one thread here), so the race can be staged
+    real = model.store.commit_batch
+    won: list = []
+
+    def racing(items, expected_version):
+        if not won:  # the other writer commits the same request between this one's plan and its commit
+            won.append(other.forget([victim], request_id="dup"))
+        return real(items, expected_version)
+
+    model.store.commit_batch = racing
+    try:
+        receipt = model.forget([victim], request_id="dup")
+    finally:
+        model.store.commit_batch = real
+        other.close()
+    assert receipt.request_id == "dup" and receipt.to_dict() == won[0].to_dict()
+    assert model.store.sample_rows([victim])[victim]["status"] == "deleted"
+    assert model.model_version == won[0].model_version_after and model.verify().ok

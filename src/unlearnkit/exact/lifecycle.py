@@ -32,7 +32,7 @@ from unlearnkit.errors import (
 )
 from unlearnkit.exact.serving import Prefix
 from unlearnkit.lineage.exports import newly_stale
-from unlearnkit.lineage.requests import BatchItem
+from unlearnkit.lineage.requests import BatchItem, RequestRaceError
 from unlearnkit.lineage.store import iso, utcnow
 from unlearnkit.types import DeletionReceipt
 
@@ -132,7 +132,10 @@ class DeletionMixin:
                     results[k] = exc
             slow: list[_Planned] = []
             if fresh:
-                slow = self._commit_group(fresh, rows, results, t0, defer_retrain)
+                try:
+                    slow = self._commit_group(fresh, rows, results, t0, defer_retrain)
+                except RequestRaceError:  # another writer created one of them meanwhile: nothing was written;
+                    return self.forget_many(requests, defer_retrain=defer_retrain, on_error=on_error)  # ask again
             for p in slow:
                 results[p.index] = self._guarded(p.item.request_id, p.item.received_at, t0, defer_retrain)
             for k, key in resume:
@@ -223,6 +226,9 @@ class DeletionMixin:
                     self._fault("after_plan")
                     self._fault("before_commit")
                     versions = store.commit_batch([p.item for p in planned], expected_version=version0)
+                except RequestRaceError:
+                    self._rows_, self._nodes_ = base_rows, base_nodes
+                    raise
                 except StalePlanError as exc:  # another writer moved the model: finish its leftovers, plan again
                     log.info("%s; planning again", exc)
                     self._rows_, self._nodes_ = base_rows, base_nodes
