@@ -47,7 +47,7 @@ class ScaleConfig:
     slices: int = 4
     budget: int = 4
     epochs: int = 1
-    forgets: int = 12  # in-process S3T single-id forgets per size
+    forgets: int = 30  # in-process S3T single-id forgets per size
     cli_forgets: int = 3  # `unlearnkit forget` processes per size
     sisa_forgets: int = 2
     service_requests: int = 24  # per service mode (group commit on / off)
@@ -124,6 +124,31 @@ def _rss_mib() -> float:
 def _current_rss_mib() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def durable_commit_ms(directory: Path, commits: int = 100) -> float:
+    """p50 of one-row SQLite transactions in WAL mode with ``synchronous=FULL`` (the store's settings) in a
+    scratch database under ``directory``: the cost of one durable commit on that disk, the deletion's floor."""
+    import sqlite3
+
+    path = directory / "commit-baseline.db"
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+        times = []
+        for k in range(commits):
+            t0 = time.perf_counter()
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("INSERT INTO t VALUES (?, ?)", (k, "x" * 200))
+            con.execute("COMMIT")
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        con.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return statistics.median(times)
 
 
 def _du(path: Path) -> int:
@@ -241,6 +266,8 @@ def measure_s3t(n: int, paths: dict[str, str], work: Path, cfg: ScaleConfig) -> 
         assert r.count == 1 and not r.retrained, r
     out.update({"forget_ms": lat, "forget_p50_ms": statistics.median(lat), "forget_p90_ms": _pct(lat, 0.9)})
     out["forget_cpu_p50_ms"] = statistics.median(cpu)  # CPU time: what the deletion costs on an idle machine
+    out["durable_commit_ms"] = durable_commit_ms(work)  # the floor: one synced SQLite commit on the same disk
+    out["forget_over_commit"] = out["forget_p50_ms"] / out["durable_commit_ms"]
     model.close()
     del model
     torch.set_num_threads(1)
@@ -550,6 +577,8 @@ def markdown(results: dict) -> str:
         row("S3T `forget` 1 id, in-process p50 (ms)", "s3t", "forget_p50_ms"),
         row("S3T `forget` 1 id, in-process p90 (ms)", "s3t", "forget_p90_ms"),
         row("S3T `forget` 1 id, in-process CPU p50 (ms)", "s3t", "forget_cpu_p50_ms"),
+        row("one durable SQLite commit, same disk, p50 (ms)", "s3t", "durable_commit_ms", digits=3),
+        row("S3T `forget` ÷ one durable commit", "s3t", "forget_over_commit", digits=1),
         row("`unlearnkit forget` as a process (s)", "s3t", "cli_forget_median_s"),
         row("`unlearnkit forget` process CPU (s)", "s3t", "cli_forget_cpu_median_s"),
         row("SISA `forget` 1 id (s)", "sisa", "forget_median_s"),
