@@ -86,3 +86,33 @@ def test_a_model_trained_on_a_streamed_file_is_the_model_trained_in_memory(
     finally:
         a.close()
         b.close()
+
+
+def test_parquet_of_mixed_column_types_loads_as_the_batches_give_it(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    n = 230
+    cols = {
+        "id": rng.permutation(n).astype(np.int64) * 7,
+        "label": rng.integers(3, size=n),
+        "f64": rng.standard_normal(n),  # rounded to float32 on load
+        "f32": rng.standard_normal(n).astype(np.float32),
+        "big_int": rng.integers(-(2**40), 2**40, size=n),
+    }
+    path = tmp_path / "mixed.parquet"
+    pq.write_table(pa.table(cols), path, row_group_size=60)
+    loaded = load_table(path, num_classes=3)  # filled row group by row group into one preallocated array
+    batches = list(iter_table(path, batch_rows=17))
+    streamed = IdDataset.create(
+        np.concatenate([b.x for b in batches]),
+        np.concatenate([b.y for b in batches]),
+        np.concatenate([b.ids for b in batches]),
+        num_classes=3,
+    )
+    _same(loaded, streamed)
+    cols["f32"][200] = np.nan
+    pq.write_table(pa.table(cols), path, row_group_size=60)
+    with pytest.raises(DataError, match=r"row 202: feature column 'f32' is NaN"):
+        load_table(path, num_classes=3)

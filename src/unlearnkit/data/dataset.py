@@ -23,8 +23,21 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: "inferred" set is max(label)+1 of the rows themselves, which a deletion can change.
 LABEL_SOURCES = ("declared", "public", "inferred")
 
+_CHECK_ROWS = 65_536  # rows per block when checking features are finite
+
 
 def _as_id_array(ids: Iterable[int] | torch.Tensor | np.ndarray) -> np.ndarray:
+    if (
+        isinstance(ids, torch.Tensor)
+        and not ids.is_floating_point()
+        and not ids.is_complex()
+        and ids.dtype != torch.bool
+    ):
+        ids = ids.numpy()
+    if isinstance(ids, np.ndarray) and ids.dtype.kind in "iu":  # integer arrays as they are: no object per id
+        if ids.dtype.kind == "u" and ids.size and int(ids.max()) > INT64_MAX:
+            raise DataError("sample ids must fit in a signed 64-bit integer")
+        return ids.astype(np.int64, copy=False).reshape(-1)
     try:
         arr = np.asarray(ids.tolist() if isinstance(ids, torch.Tensor) else list(ids), dtype=np.int64)
     except OverflowError:
@@ -77,9 +90,11 @@ class IdDataset:
             raise DataError(f"{self.name}: {len(self.owners)} owners for {n} samples")
         if self.external_ids is not None and len(self.external_ids) != n:
             raise DataError(f"{self.name}: {len(self.external_ids)} external ids for {n} samples")
-        if not torch.isfinite(self.x).all():
-            bad = int(torch.nonzero(~torch.isfinite(self.x))[0, 0])
-            raise DataError(f"{self.name}: non-finite feature value in sample id {int(self.ids[bad])}")
+        for start in range(0, n, _CHECK_ROWS):  # a block at a time: no temporary the size of the data
+            block = self.x[start : start + _CHECK_ROWS]
+            if not torch.isfinite(block).all():
+                bad = start + int(torch.nonzero(~torch.isfinite(block))[0, 0])
+                raise DataError(f"{self.name}: non-finite feature value in sample id {int(self.ids[bad])}")
         ids = self.ids.numpy()
         if n > 1 and not bool((ids[1:] > ids[:-1]).all()):  # vectorised: no Python object per row
             if len(np.unique(ids)) != n:

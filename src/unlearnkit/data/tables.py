@@ -17,7 +17,8 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,9 @@ def _floats_fast(col: Any) -> np.ndarray | None:
             if col.null_count:
                 return None
             t = col.type
+            if pa.types.is_float32(t):  # already what is stored (float32 -> float64 -> float32 is the identity)
+                out = col.to_numpy(zero_copy_only=False)
+                return out if np.isfinite(out).all() else None
             try:
                 if pa.types.is_string(t) or pa.types.is_large_string(t):
                     col = pc.cast(pc.utf8_trim_whitespace(col), pa.float64())
@@ -184,10 +188,13 @@ def _layout(names: Sequence[str], path: Path, require_label: bool) -> _Layout:
     return _Layout(names, features, "label" in names, "owner" in names)
 
 
-def _batch(columns: dict[str, Any], layout: _Layout, rows: np.ndarray, path: Path) -> TableBatch:
+def _batch(
+    columns: Mapping[str, Any], layout: _Layout, rows: np.ndarray, path: Path, out: np.ndarray | None = None
+) -> TableBatch:
+    """One batch's arrays; the features are written into ``out`` (rows × features float32) when given."""
     ids = _int_column(columns["id"], "id", rows, path)
     y = _int_column(columns["label"], "label", rows, path) if layout.has_label else np.zeros(len(ids), np.int64)
-    x = np.empty((len(ids), len(layout.features)), dtype=np.float32)
+    x = out if out is not None else np.empty((len(ids), len(layout.features)), dtype=np.float32)
     for k, c in enumerate(layout.features):
         x[:, k] = _float_column(columns[c], c, rows, path)
     owners = None
@@ -205,12 +212,17 @@ def _pyarrow() -> Any:
     return pa
 
 
-def _iter_parquet(path: Path, batch_rows: int, require_label: bool) -> Iterator[TableBatch]:
+def _parquet_file(path: Path) -> Any:
     try:
         import pyarrow.parquet as pq
     except ImportError:
         raise DataError(f"{path}: reading Parquet needs pyarrow (pip install 'unlearnkit[parquet]')") from None
-    pf = pq.ParquetFile(path)
+    # pre_buffer off: with it, pyarrow keeps every column chunk read so far (the whole file by the end)
+    return pq.ParquetFile(path, pre_buffer=False)
+
+
+def _iter_parquet(path: Path, batch_rows: int, require_label: bool) -> Iterator[TableBatch]:
+    pf = _parquet_file(path)
     names = list(pf.schema_arrow.names)
     if not names:
         raise DataError(f"{path}: empty file")
@@ -222,6 +234,39 @@ def _iter_parquet(path: Path, batch_rows: int, require_label: bool) -> Iterator[
             continue
         columns = {name: rb.column(k) for k, name in enumerate(rb.schema.names)}
         yield _batch(columns, layout, np.arange(start, start + n, dtype=np.int64), path)
+        start += n
+
+
+class _RowGroupColumns(Mapping[str, Any]):
+    """The columns of one Parquet row group, each read when asked for and not kept: converting a row group
+    holds one column chunk at a time instead of the whole group."""
+
+    def __init__(self, pf: Any, group: int, names: list[str]) -> None:
+        self.pf, self.group, self.names = pf, group, names
+
+    def __getitem__(self, name: str) -> Any:
+        return self.pf.read_row_group(self.group, columns=[name], use_threads=False).column(0).combine_chunks()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _iter_parquet_into(path: Path, require_label: bool, into: np.ndarray) -> Iterator[TableBatch]:
+    """A Parquet file's row groups as batches, column by column, each group's features written into ``into``
+    (the file's rows × features, float32; the batch's ``x`` is a view of it)."""
+    pf = _parquet_file(path)
+    layout = _layout(list(pf.schema_arrow.names), path, require_label)
+    start = 0
+    for group in range(pf.metadata.num_row_groups):
+        n = pf.metadata.row_group(group).num_rows
+        if not n:
+            continue
+        columns = _RowGroupColumns(pf, group, layout.names)
+        rows = np.arange(start + 2, start + 2 + n, dtype=np.int64)
+        yield _batch(columns, layout, rows, path, into[start : start + n])  # type: ignore[arg-type]
         start += n
 
 
@@ -382,12 +427,17 @@ def load_table(
     depend on the batch size.
     """
     p = Path(path)
+    into = _parquet_buffer(p, require_label)  # a Parquet file says how many rows it has: filled in place
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     idss: list[np.ndarray] = []
     owners: list[str | None] | None = None
     seen = 0
-    for b in iter_table(p, batch_rows=batch_rows, require_label=require_label):
+    if into is not None:
+        batches = _iter_parquet_into(p, require_label, into)
+    else:
+        batches = iter_table(p, batch_rows=batch_rows, require_label=require_label)
+    for b in batches:
         _check_labels(
             b.y,
             lambda k, at=seen: _row_numbers(p, require_label, batch_rows, [at + k])[0],
@@ -396,7 +446,8 @@ def load_table(
             label_source,
         )
         seen += len(b)
-        xs.append(b.x)
+        if into is None:
+            xs.append(b.x)
         ys.append(b.y)
         idss.append(b.ids)
         if b.owners is not None:
@@ -409,8 +460,9 @@ def load_table(
     ids = idss[0] if len(idss) == 1 else np.concatenate(idss)
     y = ys[0] if len(ys) == 1 else np.concatenate(ys)
     del idss, ys
-    x = xs[0] if len(xs) == 1 else np.concatenate(xs)
-    del xs
+    x = into[:seen] if into is not None else _stack(xs)
+    del xs, into
+    _release_arrow_memory()
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     dup = np.nonzero(sorted_ids[1:] == sorted_ids[:-1])[0]
@@ -432,11 +484,43 @@ def load_table(
     )
 
 
+def _parquet_buffer(path: Path, require_label: bool) -> np.ndarray | None:
+    """An empty rows × features float32 array for a Parquet file (its pages are touched only as rows arrive);
+    None for CSV, whose row count is known only once read."""
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return None
+    pf = _parquet_file(path)
+    names = list(pf.schema_arrow.names)
+    if not names:
+        return None  # iter_table names the problem
+    features = _layout(names, path, require_label).features
+    return np.empty((pf.metadata.num_rows, len(features)), dtype=np.float32)
+
+
+def _stack(parts: list[np.ndarray]) -> np.ndarray:
+    """The batches' feature rows in one array, each batch released as soon as it is copied (not 2× at once)."""
+    if len(parts) == 1:
+        return parts.pop()
+    out = np.empty((sum(len(a) for a in parts), parts[0].shape[1]), dtype=np.float32)
+    k = 0
+    for j in range(len(parts)):
+        part, parts[j] = parts[j], None  # type: ignore[call-overload]
+        out[k : k + len(part)] = part
+        k += len(part)
+        del part
+    return out
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory pyarrow's allocator kept from reading back to the system (it holds freed blocks)."""
+    pa = sys.modules.get("pyarrow")  # never imported just for this
+    if pa is not None:
+        pa.default_memory_pool().release_unused()
+
+
 def _feature_names(path: Path, require_label: bool) -> list[str]:
     if path.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        names = list(pq.ParquetFile(path).schema_arrow.names)
+        names = list(_parquet_file(path).schema_arrow.names)
     else:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             names = next(csv.reader(fh))

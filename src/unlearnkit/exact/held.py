@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 HELD_DIR = "held"
 FORMAT = "rows-v1"
 TAG_BYTES = 16
+_WRITE_ROWS = 8192  # rows gathered at a time when writing a cell's file
 
 
 class PurgedRowError(IntegrityError):
@@ -79,18 +80,16 @@ class HeldSpec:
             raise IntegrityError(f"held data format {config.get('format')!r} is not {FORMAT!r}")
         return cls(int(config["features"]), str(config["y"]), key)
 
-    def tags(self, ids: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """The tag of each row, shape (n,) of ``V16``."""
-        ib = np.ascontiguousarray(ids, dtype="<i8").tobytes()
-        yb = np.ascontiguousarray(y, dtype=self.y_dtype).tobytes()
-        xb = np.ascontiguousarray(x, dtype="<f4").tobytes()
-        fy, fx = np.dtype(self.y_dtype).itemsize, 4 * self.features
+    def record_tags(self, rec: np.ndarray) -> np.ndarray:
+        """The tag each record should carry, from the records' own bytes (``id`` and ``y ‖ x`` are contiguous in
+        a record, so a row's message is two slices of one buffer: no copy of a field)."""
+        raw = np.ascontiguousarray(rec, dtype=self.dtype).tobytes()
+        width, at_y = self.dtype.itemsize, self.dtype.fields["y"][1]  # type: ignore[index]
         key, digest = self.key, hmac.digest  # one C call per row (no HMAC object)
-        rows = (
-            b"held:" + ib[8 * k : 8 * k + 8] + yb[fy * k : fy * (k + 1)] + xb[fx * k : fx * (k + 1)]
-            for k in range(len(ids))
+        out = b"".join(
+            digest(key, b"held:" + raw[k : k + 8] + raw[k + at_y : k + width], "sha256")[:TAG_BYTES]
+            for k in range(0, len(raw), width)
         )
-        out = b"".join(digest(key, row, "sha256")[:TAG_BYTES] for row in rows)
         return np.frombuffer(out, dtype=f"V{TAG_BYTES}")
 
 
@@ -127,7 +126,7 @@ def read_rows(
         if not rec["live"].all():
             dead = int(rec["id"][~rec["live"].astype(bool)][0])
             raise PurgedRowError(f"{Path(ref.path).name}: the row of sample {dead} was purged after planning")
-        if spec.tags(rec["id"], rec["y"], rec["x"]).tobytes() != rec["tag"].tobytes():
+        if spec_tags_differ(spec, rec):
             raise IntegrityError(f"{Path(ref.path).name}: a held row does not match its tag (the data was changed)")
         part = torch.from_numpy(np.ascontiguousarray(rec["x"]))
         x[k : k + len(rec)] = transform(part) if transform is not None else part
@@ -190,13 +189,18 @@ class HeldData:
         del cell
         for g in np.split(order, np.flatnonzero(np.diff(keys)) + 1) if len(order) else []:
             rec = np.zeros(len(g), dtype=self.spec.dtype)
-            rec["id"], rec["live"], rec["y"], rec["x"] = ids[g], 1, y[g], x[g]
-            rec["tag"] = self.spec.tags(rec["id"], rec["y"], rec["x"])
+            rec["live"] = 1
+            for a in range(0, len(g), _WRITE_ROWS):  # gathered a block at a time: no copy of the cell's features
+                take = g[a : a + _WRITE_ROWS]
+                rec["id"][a : a + len(take)], rec["y"][a : a + len(take)] = ids[take], y[take]
+                rec["x"][a : a + len(take)] = x[take]
+            rec["tag"] = self.spec.record_tags(rec)
             path = self.path(int(shard[g[0]]), int(sl[g[0]]))
             with path.open("wb") as fh:
                 rec.tofile(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
+            del rec
 
     # -- purging ----------------------------------------------------------------------------------------------
     def purge(self, cells: Mapping[int, tuple[int, int]], step: Any = None) -> set[Path]:
@@ -297,7 +301,7 @@ class HeldData:
 
 
 def spec_tags_differ(spec: HeldSpec, rec: np.ndarray) -> bool:
-    return spec.tags(rec["id"], rec["y"], rec["x"]).tobytes() != rec["tag"].tobytes()
+    return spec.record_tags(rec).tobytes() != rec["tag"].tobytes()
 
 
 def _dirty(record: np.void) -> bool:
