@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ HELD_DIR = "held"
 FORMAT = "rows-v1"
 TAG_BYTES = 16
 _WRITE_ROWS = 8192  # rows gathered at a time when writing a cell's file
+_READ_ROWS = 16384  # rows read, checked and scaled at a time by a training task
 
 
 class PurgedRowError(IntegrityError):
@@ -109,8 +110,8 @@ def read_rows(
     spec: HeldSpec, refs: Sequence[SliceRef], transform: Callable[[torch.Tensor], torch.Tensor] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """``(x float32, y, ids)`` of the referenced rows, slice by slice in ``refs`` order (by id within a slice);
-    every row's tag is checked. ``transform`` (row-wise, e.g. the public-fitted scaling) is applied one slice at
-    a time into the output, so reading holds the output plus one slice's records."""
+    every row's tag is checked. Rows are read, checked and ``transform`` ed (row-wise, e.g. the public-fitted
+    scaling) a block at a time into the output, so reading holds the output plus one block's records."""
     import torch
 
     total = sum(len(r.ids) for r in refs)
@@ -122,32 +123,38 @@ def read_rows(
         want = np.asarray(ref.ids, dtype=np.int64)
         if not len(want):
             continue
-        rec = _select(spec, Path(ref.path), want)
-        if not rec["live"].all():
-            dead = int(rec["id"][~rec["live"].astype(bool)][0])
-            raise PurgedRowError(f"{Path(ref.path).name}: the row of sample {dead} was purged after planning")
-        if spec_tags_differ(spec, rec):
-            raise IntegrityError(f"{Path(ref.path).name}: a held row does not match its tag (the data was changed)")
-        part = torch.from_numpy(np.ascontiguousarray(rec["x"]))
-        x[k : k + len(rec)] = transform(part) if transform is not None else part
-        y[k : k + len(rec)] = torch.from_numpy(np.ascontiguousarray(rec["y"]))
-        ids[k : k + len(rec)] = rec["id"]
-        k += len(rec)
-        del rec, part
+        name = Path(ref.path).name
+        for rec in _select(spec, Path(ref.path), want):
+            if not rec["live"].all():
+                dead = int(rec["id"][~rec["live"].astype(bool)][0])
+                raise PurgedRowError(f"{name}: the row of sample {dead} was purged after planning")
+            if spec_tags_differ(spec, rec):
+                raise IntegrityError(f"{name}: a held row does not match its tag (the data was changed)")
+            m = len(rec)
+            part = torch.from_numpy(np.ascontiguousarray(rec["x"]))
+            x[k : k + m] = transform(part) if transform is not None else part
+            y[k : k + m] = torch.from_numpy(np.ascontiguousarray(rec["y"]))
+            ids[k : k + m] = rec["id"]
+            k += m
+            del rec, part
     return x, y, ids
 
 
-def _select(spec: HeldSpec, path: Path, want: np.ndarray) -> np.ndarray:
+def _select(spec: HeldSpec, path: Path, want: np.ndarray) -> Iterator[np.ndarray]:
+    """The records of ``want`` (sorted ids) from one cell's file, a block of ``_READ_ROWS`` at a time (copies)."""
     if not path.is_file():
         raise IntegrityError(f"{path.name}: held data file is missing")
     mm = np.memmap(path, dtype=spec.dtype, mode="r")
     try:
-        pos = np.searchsorted(mm["id"], want)
-        ok = pos < len(mm)
-        if not ok.all() or not (mm["id"][pos] == want).all():
-            missing = want[~ok] if not ok.all() else want[mm["id"][pos] != want]
-            raise IntegrityError(f"{path.name}: no held row for sample {int(missing[0])}")
-        return np.array(mm[pos])  # a copy: the mapping is closed below
+        held_ids = mm["id"]
+        for a in range(0, len(want), _READ_ROWS):
+            block = want[a : a + _READ_ROWS]
+            pos = np.searchsorted(held_ids, block)
+            ok = pos < len(mm)
+            if not ok.all() or not (held_ids[pos] == block).all():
+                missing = block[~ok] if not ok.all() else block[held_ids[pos] != block]
+                raise IntegrityError(f"{path.name}: no held row for sample {int(missing[0])}")
+            yield np.array(mm[pos])  # a copy: the mapping is closed below
     finally:
         del mm
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 BATCH = 5_000  # rows per executemany / COPY chunk (bounded memory at any N)
 IN_CHUNK = 500  # ids per IN (...) clause
+DEFER_INDEXES = {"sqlite", "postgresql"}  # dialects whose DDL is transactional
 
 
 def ids_digest(ids: np.ndarray | Iterable[int]) -> str:
@@ -122,7 +123,7 @@ class SampleMixin:
         nothing. Used on a store's first ingest only, so no other statement runs without them."""
         conn = s.connection()
         indexes = [ix for t in tables for ix in sorted(t.indexes, key=lambda ix: ix.name)]
-        if conn.dialect.name != "sqlite":
+        if conn.dialect.name not in DEFER_INDEXES:
             yield
             return
         for ix in indexes:
