@@ -267,3 +267,21 @@ def test_the_same_request_committed_by_another_writer_meanwhile_is_answered_with
     assert receipt.request_id == "dup" and receipt.to_dict() == won[0].to_dict()
     assert model.store.sample_rows([victim])[victim]["status"] == "deleted"
     assert model.model_version == won[0].model_version_after and model.verify().ok
+
+
+def test_a_backbone_swapped_after_open_is_refused_when_first_read(model_dir, tmp_path):
+    """The backbone is read on first use (a fast-path deletion never needs it), so its bytes are checked
+    against the signed manifest as they are read, not only when the directory was opened."""
+    from unlearnkit.errors import IntegrityError
+
+    copy = load_strategy(model_dir).save(tmp_path / "swap")
+    m = load_strategy(copy)
+    try:
+        path = copy / "backbone.safetensors"
+        data = bytearray(path.read_bytes())
+        data[-1] ^= 0xFF  # a weight changed after open
+        path.write_bytes(bytes(data))
+        with pytest.raises(IntegrityError, match="backbone.safetensors"):
+            m.predict_proba(np.zeros((1, m.num_features), dtype=np.float32))
+    finally:
+        m.close()

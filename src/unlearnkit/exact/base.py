@@ -253,9 +253,11 @@ class ExactStrategy(IntegrityMixin, FittingMixin, ServingMixin, TrainingMixin, D
     def backbone_(self) -> Tensors:
         """The frozen backbone's weights, read from the model directory on first use."""
         if self._backbone is None:
-            from safetensors.torch import load_file
+            from safetensors.torch import load
 
-            self._backbone = load_file(str(self.directory / BACKBONE_FILE))
+            data = (self.directory / BACKBONE_FILE).read_bytes()
+            self.check_signed_bytes(BACKBONE_FILE, data)  # the bytes loaded are the bytes signed, read once
+            self._backbone = load(data)
         return self._backbone
 
     @property

@@ -19,15 +19,16 @@ Mixed into :class:`~unlearnkit.exact.base.ExactStrategy`:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from unlearnkit.errors import IntegrityError, LineageError
+from unlearnkit.errors import DataError, IntegrityError, LineageError
 from unlearnkit.lineage.audit import HEAD_FILE, head_problems, load_head, replay_problems, sign_head, write_head
 from unlearnkit.lineage.manifest import MANIFEST_FILE, verify_manifest, write_manifest
-from unlearnkit.lineage.signing import Signer, load_public_key, public_key_path
+from unlearnkit.lineage.signing import Signer, load_public_key, parse_envelope, public_key_path, verify_envelope
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,20 @@ class IntegrityMixin:
         problems += self._head_file_problems()
         if problems:
             raise IntegrityError(f"{self.directory}: " + "; ".join(problems))
+
+    def check_signed_bytes(self, name: str, data: bytes) -> None:
+        """Refuse ``data`` read from the signed file ``name`` unless its sha256 is the one the manifest signs (a
+        file read after open, e.g. the backbone on first use, is checked as it is read, not only at open)."""
+        path = self.directory / MANIFEST_FILE
+        if not path.is_file():  # a directory being fitted (open refuses a finished one without its manifest)
+            return
+        try:
+            body = verify_envelope(parse_envelope(path.read_bytes()), self.public_key(), kind="manifest")
+        except DataError as exc:
+            raise IntegrityError(f"{path}: {exc}") from None
+        want = body.get("files", {}).get(name)
+        if want is not None and hashlib.sha256(data).hexdigest() != want:
+            raise IntegrityError(f"{self.directory / name} was changed after it was signed (sha256 differs)")
 
     def _head_file_problems(self) -> list[str]:
         path = self.directory / HEAD_FILE
