@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import mmap
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ FORMAT = "rows-v1"
 TAG_BYTES = 16
 _WRITE_ROWS = 8192  # rows gathered at a time when writing a cell's file
 _READ_ROWS = 16384  # rows read, checked and scaled at a time by a training task
+_OWN_MAPPING_BYTES = 1 << 20  # a task's feature matrix at least this large gets a mapping of its own
 
 
 class PurgedRowError(IntegrityError):
@@ -115,7 +117,7 @@ def read_rows(
     import torch
 
     total = sum(len(r.ids) for r in refs)
-    x = torch.empty((total, spec.features), dtype=torch.float32)
+    x = _own_mapping(total, spec.features)
     y = torch.empty(total, dtype=torch.float32 if spec.y_dtype == "<f4" else torch.int64)
     ids = np.empty(total, dtype=np.int64)
     k = 0
@@ -138,6 +140,18 @@ def read_rows(
             k += m
             del rec, part
     return x, y, ids
+
+
+def _own_mapping(rows: int, features: int) -> torch.Tensor:
+    """An empty float32 (rows, features) tensor in an anonymous mapping of its own, unmapped when the tensor is
+    freed: a task's jobs read growing prefixes one after another, and blocks the C heap kept from earlier jobs
+    would add to the next job's peak."""
+    import torch
+
+    nbytes = rows * features * 4
+    if nbytes < _OWN_MAPPING_BYTES:
+        return torch.empty((rows, features), dtype=torch.float32)
+    return torch.frombuffer(mmap.mmap(-1, nbytes), dtype=torch.float32).view(rows, features)
 
 
 def _select(spec: HeldSpec, path: Path, want: np.ndarray) -> Iterator[np.ndarray]:
