@@ -281,7 +281,7 @@ def test_a_backbone_swapped_after_open_is_refused_when_first_read(model_dir, tmp
         data = bytearray(path.read_bytes())
         data[-1] ^= 0xFF  # a weight changed after open
         path.write_bytes(bytes(data))
-        with pytest.raises(IntegrityError, match="backbone.safetensors"):
+        with pytest.raises(IntegrityError, match=r"backbone\.safetensors"):
             m.predict_proba(np.zeros((1, m.num_features), dtype=np.float32))
     finally:
         m.close()
