@@ -65,9 +65,9 @@ def test_rome_is_a_rank_one_update_of_one_matrix(tiny, known) -> None:
     assert result.info["templates"] == 3 and result.info["covariance"] == "retain text"
 
 
-def test_rome_edits_linear_down_projections(tmp_path) -> None:
+def _tiny_llama(layers: int):
+    """The world tokenizer and a random-config Llama (``nn.Linear`` down projections, unlike GPT-2's Conv1D)."""
     transformers = pytest.importorskip("transformers")
-    from unlearnkit.llm.facts import Fact
     from unlearnkit.llm.world import world_tokenizer
 
     tok = world_tokenizer()
@@ -75,13 +75,19 @@ def test_rome_edits_linear_down_projections(tmp_path) -> None:
         vocab_size=len(tok),
         hidden_size=16,
         intermediate_size=32,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=2,
         num_key_value_heads=2,
         max_position_embeddings=32,
     )
     torch.manual_seed(0)
-    model = transformers.LlamaForCausalLM(cfg).eval()
+    return tok, transformers.LlamaForCausalLM(cfg).eval()
+
+
+def test_rome_edits_linear_down_projections(tmp_path) -> None:
+    from unlearnkit.llm.facts import Fact
+
+    tok, model = _tiny_llama(layers=2)
     fact = Fact("anna berg was born in", "paris", subject="anna berg")
     result = editor("rome", layer=0, prefix_lengths=(), steps=5, v_weight_decay=0.0, clamp_norm_factor=100.0).edit(
         model, tok, fact, OBJECTIVES.build("fact_erasure")
@@ -92,22 +98,9 @@ def test_rome_edits_linear_down_projections(tmp_path) -> None:
 
 
 def test_memit_spreads_rank_one_updates_over_its_window() -> None:
-    transformers = pytest.importorskip("transformers")
     from unlearnkit.llm.facts import Fact
-    from unlearnkit.llm.world import world_tokenizer
 
-    tok = world_tokenizer()
-    cfg = transformers.LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=32,
-    )
-    torch.manual_seed(0)
-    model = transformers.LlamaForCausalLM(cfg).eval()
+    tok, model = _tiny_llama(layers=3)
     fact = Fact("anna berg was born in", "paris", subject="anna berg")
     memit = editor("memit", layer=0, window=2, prefix_lengths=(), steps=5, v_weight_decay=0.0, mom2_update_weight=1e-3)
     result = memit.edit(model, tok, fact, OBJECTIVES.build("fact_erasure"))

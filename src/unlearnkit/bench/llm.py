@@ -23,7 +23,7 @@ import math
 import platform
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,6 +265,26 @@ def _toys(cfg: LMBenchConfig) -> dict[str, dict[str, Any]]:
     return {m.name: {**m.cls.toy, **cfg.overrides.get(m.name, {})} for m in lm_methods(cfg)}
 
 
+def run_seeds(
+    out_dir: Path,
+    seeds: Sequence[int],
+    resume: bool,
+    run_one: Callable[[int], dict[str, Any]],
+    echo: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """Each seed's result, saved as ``seed-N.json`` as soon as it is done; with ``resume`` a saved one is read back."""
+    out = []
+    for seed in seeds:
+        path = out_dir / f"seed-{seed}.json"
+        if resume and path.is_file():
+            out.append(json.loads(path.read_text()))
+            echo(f"seed {seed}: loaded from {path}")
+            continue
+        out.append(run_one(seed))
+        path.write_text(json.dumps(out[-1], indent=1, default=str))
+    return out
+
+
 def run_benchmark(out_dir: Path, cfg: LMBenchConfig, echo: Callable[[str], None] = print) -> dict[str, Any]:
     from unlearnkit.bench import llm_report
 
@@ -274,15 +294,13 @@ def run_benchmark(out_dir: Path, cfg: LMBenchConfig, echo: Callable[[str], None]
         cfg.cache_dir = out_dir / "cache"
     torch.set_num_threads(1)
     start = time.perf_counter()
-    seeds = []
-    for seed in cfg.seeds:
-        path = out_dir / f"seed-{seed}.json"
-        if cfg.resume and path.is_file():
-            seeds.append(json.loads(path.read_text()))
-            echo(f"seed {seed}: loaded from {path}")
-            continue
-        seeds.append(run_seed(seed, cfg, echo, progress=out_dir / f"seed-{seed}.partial.json"))
-        path.write_text(json.dumps(seeds[-1], indent=1, default=str))
+    seeds = run_seeds(
+        out_dir,
+        cfg.seeds,
+        cfg.resume,
+        lambda seed: run_seed(seed, cfg, echo, progress=out_dir / f"seed-{seed}.partial.json"),
+        echo,
+    )
     for result in seeds:  # exact rows computed in a separate process (exact-N.json), when the engine has LMs
         extra = out_dir / f"exact-{result['seed']}.json"
         if extra.is_file() and exact_available() and not any(r["method"].startswith("S3T") for r in result["rows"]):

@@ -19,7 +19,6 @@ answer-rank figures (PNG + PDF). Seeds are resumable (``seed-N.json``).
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -176,18 +175,10 @@ def run_benchmark(out_dir: Path, cfg: ExtractionBenchConfig, echo: Callable[[str
         cfg.cache_dir = out_dir / "cache"
     torch.set_num_threads(1)
     start = time.perf_counter()
-    seeds = []
-    for seed in cfg.seeds:
-        path = out_dir / f"seed-{seed}.json"
-        if cfg.resume and path.is_file():
-            seeds.append(json.loads(path.read_text()))
-            echo(f"seed {seed}: loaded from {path}")
-            continue
-        seeds.append(run_seed(seed, cfg, echo))
-        path.write_text(json.dumps(seeds[-1], indent=1, default=str))
     from unlearnkit.bench import llm_extraction_report
-    from unlearnkit.bench.llm import lm_environment
+    from unlearnkit.bench.llm import lm_environment, run_seeds
 
+    seeds = run_seeds(out_dir, cfg.seeds, cfg.resume, lambda seed: run_seed(seed, cfg, echo), echo)
     results = {
         "benchmark": "llm-extraction-world",
         "config": {

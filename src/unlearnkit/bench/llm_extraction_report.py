@@ -273,15 +273,9 @@ def figures(out: Path, results: dict[str, Any]) -> list[str]:
 
 
 def write_report(out: Path, results: dict[str, Any]) -> dict[str, Any]:
-    import json
+    from unlearnkit.bench.llm_report import save_report
 
-    dirs = directions(results)
-    figs = figures(out, results)
-    results = {**results, "directions": dirs}
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
-    md = render_markdown(results, dirs, figs)
-    (out / "results.md").write_text(md)
-    return {"markdown": md, "directions": dirs, "figures": figs}
+    return save_report(out, results, directions(results), figures(out, results), render_markdown)
 
 
 __all__ = ["cell", "directions", "figures", "floor", "render_markdown", "write_report"]

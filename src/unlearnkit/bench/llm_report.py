@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -375,11 +375,16 @@ def figures(out: Path, results: dict[str, Any]) -> list[str]:
 
 
 def write_report(out: Path, results: dict[str, Any]) -> dict[str, Any]:
-    dirs = directions(results["seeds"])
-    figs = figures(out, results)
+    return save_report(out, results, directions(results["seeds"]), figures(out, results), render_markdown)
+
+
+def save_report(
+    out: Path, results: dict[str, Any], dirs: list[dict[str, Any]], figs: list[str], render: Callable[..., str]
+) -> dict[str, Any]:
+    """``results.json`` (with the metric directions) and ``results.md`` rendered by ``render(results, dirs, figs)``."""
     results = {**results, "directions": dirs}
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
-    md = render_markdown(results, dirs, figs)
+    md = render(results, dirs, figs)
     (out / "results.md").write_text(md)
     return {"markdown": md, "directions": dirs, "figures": figs}
 

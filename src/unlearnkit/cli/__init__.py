@@ -132,6 +132,20 @@ def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     return typer.Exit(code)
 
 
+def run_bench(run: Any, out: Path, cfg: Any, written: str = "") -> None:
+    """Run a family's ``run_benchmark(out, cfg, echo=...)`` with progress on stderr, print its Markdown and where
+    the results went (``written``: what lies there, e.g. `` (results.json, results.md, PNGs)``)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    try:
+        summary = run(out, cfg, echo=lambda msg: console.print(msg, highlight=False))
+    except UnlearnkitError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(summary["markdown"])
+    typer.echo(f"results written to {out}/{written} in {summary['elapsed_seconds']:.0f} s")
+
+
 def main() -> None:
     _load_commands()
     try:

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from unlearnkit.cli import app, bench_app, fail
+from unlearnkit.cli import app, bench_app, fail, run_bench
 from unlearnkit.errors import UnlearnkitError
 
 QUICK_METRICS = ("ua", "ra", "ta", "loss_mia_auc")
@@ -480,12 +480,4 @@ def bench_approx(
         raise fail(f"--seeds must be comma-separated integers, got {seeds!r}") from None
     cfg.methods = _csv(methods_)
     cfg.tune, cfg.sweeps, cfg.calibrate = tune, sweeps, calibrate
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    try:
-        summary = run_benchmark(out, cfg, echo=lambda msg: console.print(msg, highlight=False))
-    except UnlearnkitError as exc:
-        raise fail(str(exc)) from None
-    typer.echo(summary["markdown"])
-    typer.echo(f"results written to {out}/ (results.json, results.md, PNGs) in {summary['elapsed_seconds']:.0f} s")
+    run_bench(run_benchmark, out, cfg, written=" (results.json, results.md, PNGs)")

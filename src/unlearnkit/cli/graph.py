@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from unlearnkit.cli import app, fail
+from unlearnkit.cli import app, fail, run_bench
 from unlearnkit.errors import UnlearnkitError
 
 graph_app = typer.Typer(no_args_is_help=True, help="Graph unlearning (GNNDelete, D2DGN, ...) on torch_geometric.")
@@ -194,12 +194,4 @@ def bench(
             cfg.graphs = {g: a for g, a in cfg.graphs.items() if g in graphs.split(",")}
     except ValueError:
         raise fail(f"--seeds must be comma-separated integers, got {seeds!r}") from None
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    try:
-        summary = run_graph_benchmark(out, cfg, echo=lambda m: console.print(m, highlight=False))
-    except UnlearnkitError as exc:
-        raise fail(str(exc)) from None
-    typer.echo(summary["markdown"])
-    typer.echo(f"results written to {out}/ in {summary['elapsed_seconds']:.0f} s")
+    run_bench(run_graph_benchmark, out, cfg)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from unlearnkit.cli import app, fail
+from unlearnkit.cli import app, fail, run_bench
 from unlearnkit.errors import UnlearnkitError
 
 llm_app = typer.Typer(no_args_is_help=True, help="Language-model unlearning: world, train, unlearn, eval, bench.")
@@ -340,7 +340,6 @@ def bench_cmd(
 ) -> None:
     """MUSE table on the generated world (≥ 3 seeds), step curves, scalability and sustainability figures;
     ``extraction``: the Patil et al. attack × objective matrix for ROME and constrained FT."""
-    from rich.console import Console
 
     if suite == "extraction":
         from unlearnkit.cli.llm_edit import bench_extraction
@@ -361,10 +360,4 @@ def bench_cmd(
             raise fail(f"--seeds must be comma-separated integers, got {seeds!r}") from None
         cfg.methods = tuple(m.strip() for m in methods.split(",")) if methods else None
     cfg.every = every
-    console = Console(stderr=True)
-    try:
-        summary = run_benchmark(out, cfg, echo=lambda msg: console.print(msg, highlight=False))
-    except UnlearnkitError as exc:
-        raise fail(str(exc)) from None
-    typer.echo(summary["markdown"])
-    typer.echo(f"results written to {out}/ in {summary['elapsed_seconds']:.0f} s")
+    run_bench(run_benchmark, out, cfg)

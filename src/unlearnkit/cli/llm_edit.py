@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from unlearnkit.cli import fail
+from unlearnkit.cli import fail, run_bench
 from unlearnkit.cli.llm import _load_model, _load_world, llm_app
 from unlearnkit.errors import UnlearnkitError
 
@@ -245,7 +245,6 @@ def attack_cmd(
 
 def bench_extraction(out: Path, seeds: str, quick: bool) -> None:
     """``unlearnkit llm bench extraction``: the attack × objective matrix per editor, ≥ 3 seeds."""
-    from rich.console import Console
 
     from unlearnkit.bench.llm_extraction import ExtractionBenchConfig, run_benchmark
 
@@ -255,10 +254,4 @@ def bench_extraction(out: Path, seeds: str, quick: bool) -> None:
             cfg.seeds = tuple(int(s) for s in seeds.split(",") if s.strip())
         except ValueError:
             raise fail(f"--seeds must be comma-separated integers, got {seeds!r}") from None
-    console = Console(stderr=True)
-    try:
-        summary = run_benchmark(out, cfg, echo=lambda msg: console.print(msg, highlight=False))
-    except UnlearnkitError as exc:
-        raise fail(str(exc)) from None
-    typer.echo(summary["markdown"])
-    typer.echo(f"results written to {out}/ in {summary['elapsed_seconds']:.0f} s")
+    run_bench(run_benchmark, out, cfg)

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from unlearnkit.cli import bench_app, fail
-from unlearnkit.errors import UnlearnkitError
+from unlearnkit.cli import bench_app, fail, run_bench
 
 
 @bench_app.command("regression")
@@ -37,12 +36,4 @@ def bench_regression(
     if datasets is not None:
         cfg.datasets = _csv(datasets) or ()
     cfg.methods = _csv(methods_)
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    try:
-        summary = run_regression_benchmark(out, cfg, echo=lambda msg: console.print(msg, highlight=False))
-    except UnlearnkitError as exc:
-        raise fail(str(exc)) from None
-    typer.echo(summary["markdown"])
-    typer.echo(f"results written to {out}/ in {summary['elapsed_seconds']:.0f} s")
+    run_bench(run_regression_benchmark, out, cfg)

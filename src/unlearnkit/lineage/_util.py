@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session
 
 
 def utcnow() -> datetime:
@@ -26,3 +30,10 @@ def prefix_str(prefix: Sequence[int]) -> str:
 
 def prefix_tuple(s: str) -> tuple[int, ...]:
     return tuple(int(p) for p in s.split(",")) if s else ()
+
+
+def connection_of(target: Session | Connection) -> Connection:
+    """The Core connection of a session's transaction (statements on it skip the ORM layer)."""
+    from sqlalchemy.orm import Session
+
+    return target.connection() if isinstance(target, Session) else target

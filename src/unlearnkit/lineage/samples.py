@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from unlearnkit.errors import LineageError, UnknownIdError
-from unlearnkit.lineage._util import utcnow
+from unlearnkit.lineage._util import connection_of, utcnow
 from unlearnkit.lineage.schema import ExternalId, ModelVersion, PendingPurge, Sample, SliceMember, SliceRow
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class SampleMixin:
         """Insert ``rows`` (tuples in ``columns`` order, consumed lazily) in the session's (or connection's)
         transaction: COPY on PostgreSQL, the driver's ``executemany`` on SQLite, batched Core ``executemany``
         elsewhere."""
-        conn = s.connection() if isinstance(s, Session) else s
+        conn = connection_of(s)
         if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
             raw = conn.connection.driver_connection
             cols = ", ".join(f'"{c}"' for c in columns)
@@ -354,7 +354,7 @@ class SampleMixin:
         rows = [{"sample_id": i, "shard": c[0], "slice": c[1]} for i, c in cells.items()]
         if not rows:
             return
-        conn = s.connection() if isinstance(s, Session) else s
+        conn = connection_of(s)
         dialect = conn.dialect.name
         if dialect in ("sqlite", "postgresql"):
             if dialect not in _QUEUE:

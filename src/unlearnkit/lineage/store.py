@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, create_engine, event, func, insert, select, up
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from unlearnkit.lineage._util import canonical_json, iso, prefix_str, prefix_tuple, utcnow
+from unlearnkit.lineage._util import canonical_json, connection_of, iso, prefix_str, prefix_tuple, utcnow
 from unlearnkit.lineage.checkpoint_rows import CheckpointInfo, CheckpointMixin, info_of
 from unlearnkit.lineage.requests import RequestMixin
 from unlearnkit.lineage.samples import SampleMixin
@@ -47,7 +47,6 @@ CHAIN_ALG = "hmac-sha256"  # legacy stores (no `audit_chain` meta row) chain wit
 _meta, _serving = MetaRow.__table__, Serving.__table__
 HEAD_FOR_UPDATE = select(_meta.c.value).where(_meta.c.key == "audit_head").with_for_update()
 SET_HEAD = update(_meta).where(_meta.c.key == "audit_head").values(value=bindparam("b_value"))
-MAX_VERSION = select(func.max(ModelVersion.__table__.c.version))
 INSERT_EVENTS = insert(AuditEvent.__table__)
 _SERVING_UPDATE = (
     update(_serving)
@@ -71,11 +70,6 @@ def _serving_upsert(dialect: str) -> Any:
             set_={"order": stmt.excluded["order"], "depth": stmt.excluded.depth, "state": stmt.excluded.state},
         )
     return _UPSERTS[dialect]
-
-
-def connection_of(target: Session | Connection) -> Connection:
-    """The Core connection of a session's transaction (statements on it skip the ORM layer)."""
-    return target.connection() if isinstance(target, Session) else target
 
 
 def event_hash(prev_hash: str, seq: int, at: str, event_type: str, payload_json: str, key: bytes | None = None) -> str:

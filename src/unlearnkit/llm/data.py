@@ -182,15 +182,21 @@ def cycle_batches(data: TextBatch, batch_size: int, generator: torch.Generator) 
 
 
 # -- corpora from files --------------------------------------------------------------------------------------
-def _jsonl_rows(path: Path, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-    """The objects of a ``.jsonl`` file, each checked to carry string ``fields``; errors name the line."""
+def jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed value)`` of each non-blank line of a ``.jsonl`` file; bad JSON names its line."""
     for n, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            value = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}:{n}: not JSON ({exc.msg})") from None
+        yield n, value
+
+
+def _jsonl_rows(path: Path, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """The objects of a ``.jsonl`` file, each checked to carry string ``fields``; errors name the line."""
+    for n, row in jsonl_records(path):
         if not isinstance(row, dict) or not all(isinstance(row.get(f), str) for f in fields):
             raise DataError(f"{path}:{n}: expected an object with string {', '.join(map(repr, fields))} field(s)")
         yield row

@@ -15,14 +15,13 @@ CounterFact / zsRE records in ROME's schemas (:func:`counterfact_facts`, :func:`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from unlearnkit.errors import ConfigError, DataError
-from unlearnkit.llm.data import QAItem
+from unlearnkit.llm.data import QAItem, jsonl_records
 
 
 @dataclass(frozen=True)
@@ -174,15 +173,7 @@ def read_facts(path: str | Path, retain: str | Path | None = None) -> FactSet:
     path = Path(path)
     if not path.is_file() or path.suffix != ".jsonl":
         raise DataError(f"{path}: expected an existing .jsonl file of facts")
-    facts = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{n}: not JSON ({exc.msg})") from None
-        facts.append(fact_from_dict(row, f"{path}:{n}"))
+    facts = [fact_from_dict(row, f"{path}:{n}") for n, row in jsonl_records(path)]
     if not facts:
         raise DataError(f"{path}: no facts")
     others: list[QAItem] = []

@@ -30,7 +30,7 @@ from unlearnkit.approx._common import require
 from unlearnkit.context import RunContext
 from unlearnkit.llm.editing.base import prompt_inputs, subject_positions
 from unlearnkit.llm.editing.objectives.base import Objective
-from unlearnkit.llm.editing.rome import ROME, ROMEConfig, _Probe, sample_prefixes, second_moment
+from unlearnkit.llm.editing.rome import ROME, ROMEConfig, _Probe, second_moment
 from unlearnkit.llm.facts import Fact
 from unlearnkit.llm.lens import LMParts, is_conv1d
 from unlearnkit.registry import register_method
@@ -94,13 +94,7 @@ class MEMIT(ROME):
         for layer in layers:
             parts.down_proj(layer)  # one-line error when the window leaves the model
         last = layers[-1]
-        templates = (
-            sample_prefixes(
-                out, tokenizer, cfg.prefix_lengths, cfg.prefixes_per_length, ctx.generator(self.name, fact.prompt)
-            )
-            if cfg.prefix_lengths
-            else ["{}"]
-        )
+        templates = self._templates(out, tokenizer, fact, ctx)
         probe = _Probe(parts.down_proj(last))
         try:
             delta, h_norm, history = self._value(

@@ -158,6 +158,14 @@ class ROME(Editor):
     config_cls = ROMEConfig
     toy: ClassVar[dict[str, Any]] = {"layer": 1, "prefix_lengths": (), "steps": 25, "v_weight_decay": 0.0}
 
+    def _templates(self, out: nn.Module, tokenizer: Any, fact: Fact, ctx: RunContext) -> list[str]:
+        """The context templates the key and value are averaged over: sampled prefixes, or the bare prompt."""
+        cfg = self.config
+        if not cfg.prefix_lengths:
+            return ["{}"]
+        gen = ctx.generator(self.name, fact.prompt)
+        return sample_prefixes(out, tokenizer, cfg.prefix_lengths, cfg.prefixes_per_length, gen)
+
     def _apply(
         self,
         out: nn.Module,
@@ -171,13 +179,7 @@ class ROME(Editor):
     ) -> tuple[list[str], list[dict[str, float]], dict[str, Any]]:
         cfg = self.config
         proj = parts.down_proj(cfg.layer)
-        templates = (
-            sample_prefixes(
-                out, tokenizer, cfg.prefix_lengths, cfg.prefixes_per_length, ctx.generator(self.name, fact.prompt)
-            )
-            if cfg.prefix_lengths
-            else ["{}"]
-        )
+        templates = self._templates(out, tokenizer, fact, ctx)
         probe = _Probe(proj)
         try:
             u, k_star = self._left_vector(out, proj, tokenizer, fact, templates, cov_texts)
