@@ -53,7 +53,9 @@ class DeletionReceipt:
         return len(self.id_hashes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """A deep copy as plain JSON values (what ``dataclasses.asdict`` gives, at a fraction of its cost: the
+        fields hold only JSON values, and every deletion builds one)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in _RECEIPT_FIELDS}
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
@@ -62,6 +64,18 @@ class DeletionReceipt:
     def from_dict(cls, d: dict[str, Any]) -> DeletionReceipt:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+_RECEIPT_FIELDS = dataclasses.fields(DeletionReceipt)
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy of a JSON-like value (lists, tuples and dicts copied; everything else is immutable here)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    return value
 
 
 @dataclass

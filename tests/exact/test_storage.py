@@ -35,21 +35,32 @@ def model(model_dir, tmp_path):
 
 
 def _write_commits(store) -> list[int]:
-    """A counter of committed transactions that wrote something (reads commit too, and are not counted)."""
+    """A counter of committed transactions that wrote something (reads commit too, and are not counted).
+
+    Counted by SQLite itself (a trace callback on every driver connection, opened afresh), so a transaction is
+    counted whether it ran through SQLAlchemy or on the driver's cursor (the deletion fast path).
+    """
     count = [0]
     wrote: set[int] = set()
 
-    @event.listens_for(store.engine, "before_cursor_execute")
-    def _seen(conn, cursor, statement, params, context, many):
-        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
-            wrote.add(id(conn))
+    def tracer(conn_id: int):
+        def trace(statement: str) -> None:
+            word = statement.lstrip().split(" ", 1)[0].upper()
+            if word in ("INSERT", "UPDATE", "DELETE"):
+                wrote.add(conn_id)
+            elif word in ("COMMIT", "END") and conn_id in wrote:
+                wrote.discard(conn_id)
+                count[0] += 1
+            elif word == "ROLLBACK":
+                wrote.discard(conn_id)
 
-    @event.listens_for(store.engine, "commit")
-    def _commit(conn):
-        if id(conn) in wrote:
-            wrote.discard(id(conn))
-            count[0] += 1
+        return trace
 
+    @event.listens_for(store.engine, "connect")
+    def _traced(dbapi_conn, _record):
+        dbapi_conn.set_trace_callback(tracer(id(dbapi_conn)))
+
+    store.engine.dispose()  # pooled connections reconnect, traced
     return count
 
 

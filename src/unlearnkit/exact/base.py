@@ -434,6 +434,8 @@ class ExactStrategy(IntegrityMixin, FittingMixin, ServingMixin, TrainingMixin, D
         if self.store is not None:
             self.store.close()
         self.store = None
+        if getattr(self, "_writer", None) is not None:
+            self._writer.close()
 
     @property
     def assignment_(self) -> dict[int, tuple[int, int]]:

@@ -21,6 +21,7 @@ shipped to another machine carries ids, not data (the model directory must be on
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import mmap
@@ -54,6 +55,11 @@ def held_key(pepper: bytes) -> bytes:
     return hmac.new(pepper, b"unlearnkit:held-rows", hashlib.sha256).digest()
 
 
+@functools.lru_cache(maxsize=64)
+def _record_dtype(features: int, y_dtype: str) -> np.dtype:
+    return np.dtype([("id", "<i8"), ("live", "u1"), ("tag", f"V{TAG_BYTES}"), ("y", y_dtype), ("x", "<f4", (features,))])
+
+
 @dataclass(frozen=True)
 class HeldSpec:
     """The record layout (``features``, label dtype) and the tag key; picklable, a few bytes."""
@@ -64,15 +70,7 @@ class HeldSpec:
 
     @property
     def dtype(self) -> np.dtype:
-        return np.dtype(
-            [
-                ("id", "<i8"),
-                ("live", "u1"),
-                ("tag", f"V{TAG_BYTES}"),
-                ("y", self.y_dtype),
-                ("x", "<f4", (self.features,)),
-            ]
-        )
+        return _record_dtype(self.features, self.y_dtype)
 
     def config(self) -> dict[str, Any]:
         return {"format": FORMAT, "features": self.features, "y": self.y_dtype}

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearnkit.errors import DataError, IntegrityError, LineageError
-from unlearnkit.lineage.audit import HEAD_FILE, head_problems, load_head, replay_problems, sign_head, write_head
+from unlearnkit.lineage.audit import HEAD_FILE, head_problems, read_head_file, replay_problems, sign_head, write_head
 from unlearnkit.lineage.manifest import MANIFEST_FILE, verify_manifest, write_manifest
 from unlearnkit.lineage.signing import Signer, load_public_key, parse_envelope, public_key_path, verify_envelope
 
@@ -173,7 +173,7 @@ class IntegrityMixin:
         if not path.is_file():
             return [f"{HEAD_FILE} is missing: the store cannot be checked against its last signed head"]
         try:
-            head = load_head(path.read_bytes(), self.public_key())
+            head = read_head_file(self.directory, self.public_key())
         except (LineageError, ValueError) as exc:
             return [f"{HEAD_FILE}: {exc}"]
         return head_problems(self.store, head, HEAD_FILE)  # type: ignore[attr-defined]

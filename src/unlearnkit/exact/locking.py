@@ -25,31 +25,51 @@ LOCK_FILE = ".writer.lock"
 
 
 class WriterLock:
-    """Re-entrant within a thread; exclusive across threads of this object and across processes."""
+    """Re-entrant within a thread; exclusive across threads of this object and across processes.
+
+    The lock file stays open between holds (a hold is then two ``flock`` calls, not an open and a close). It is
+    opened again in a forked child (a shared open file would share the lock) and when the path names another
+    file than the one held open (the directory was replaced).
+    """
 
     def __init__(self, directory: Path) -> None:
         self.path = Path(directory) / LOCK_FILE
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._fd: int | None = None
+        self._owner = (0, 0)  # (pid, inode) the open descriptor belongs to
+
+    def _descriptor(self) -> int:
+        fd = self._fd
+        if fd is not None:
+            try:
+                if self._owner == (os.getpid(), os.stat(self.path).st_ino):
+                    return fd
+            except FileNotFoundError:
+                pass
+            self.close()
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._fd, self._owner = fd, (os.getpid(), os.fstat(fd).st_ino)
+        return fd
 
     @contextmanager
     def hold(self) -> Iterator[None]:
         with self._thread_lock:
+            locked = None
             if self._depth == 0 and fcntl is not None and self.path.parent.is_dir():
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                except BaseException:
-                    os.close(fd)
-                    raise
-                self._fd = fd
+                locked = self._descriptor()
+                fcntl.flock(locked, fcntl.LOCK_EX)
             self._depth += 1
             try:
                 yield
             finally:
                 self._depth -= 1
-                if self._depth == 0 and self._fd is not None:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
-                    os.close(self._fd)
-                    self._fd = None
+                if locked is not None:
+                    fcntl.flock(locked, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the kept lock file (a later hold opens it again)."""
+        with self._thread_lock:
+            fd, self._fd = self._fd, None
+            if fd is not None:  # in a forked child this closes the child's copy only
+                os.close(fd)

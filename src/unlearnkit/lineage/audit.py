@@ -15,6 +15,8 @@ still be deleted (an "undeleted" row is caught), and every checkpoint an event r
 from __future__ import annotations
 
 import json
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,11 @@ from unlearnkit.lineage.manifest import write_atomic
 from unlearnkit.lineage.signing import Signer, parse_envelope, verify_envelope
 from unlearnkit.lineage.store import LineageStore, iso, utcnow
 
+log = logging.getLogger(__name__)
+
 HEAD_FILE = "audit-head.json"
+SPARE_FILE = f".{HEAD_FILE}.spare"  # the head before the newest one (see write_head)
+_exchange: list[Any] = []  # [renameat2 or None] once looked up; None: not available (use a rename)
 
 
 def chain_head(store: LineageStore, known: tuple[int, str, int] | None = None) -> dict[str, Any]:
@@ -51,7 +57,71 @@ def sign_head(store: LineageStore, signer: Signer, known: tuple[int, str, int] |
 
 
 def write_head(directory: Path, envelope: dict[str, Any], sync: bool = True) -> None:
-    write_atomic(Path(directory) / HEAD_FILE, json.dumps(envelope, indent=2, sort_keys=True).encode(), sync=sync)
+    """Write the signed head to ``audit-head.json``; readers never see a partial file.
+
+    ``sync=True``: a synced temporary file renamed into place. ``sync=False`` (every fast-path deletion): the
+    head is written into the spare file ``.audit-head.json.spare`` in place and the two names are swapped
+    atomically (``renameat2(RENAME_EXCHANGE)``), so the previous head becomes the spare. Creating a temporary
+    file costs an inode and a journal entry each time (about 0.4 ms here); the swap costs about 12 µs. Where the
+    swap is unsupported (not Linux, or a file system without it) the temporary file and rename are used.
+    """
+    path = Path(directory) / HEAD_FILE
+    data = json.dumps(envelope, indent=2, sort_keys=True).encode()
+    if sync or not _swap_in(path, data):
+        write_atomic(path, data, sync=sync)
+
+
+def _swap_in(path: Path, data: bytes) -> bool:
+    swap = _renameat2()
+    if swap is None:
+        return False
+    spare = path.with_name(SPARE_FILE)
+    fd = os.open(spare, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+    at_fdcwd, rename_exchange = -100, 2
+    if swap(at_fdcwd, os.fsencode(spare), at_fdcwd, os.fsencode(path), rename_exchange) == 0:
+        return True
+    if not path.exists():  # nothing to swap with yet (the first head): a rename makes it
+        return False
+    _exchange[0] = None  # the file system refuses the swap: rename from now on
+    return False
+
+
+def _renameat2() -> Any:
+    """Linux ``renameat2`` (swaps two names in one atomic step with ``RENAME_EXCHANGE``), or None."""
+    if not _exchange:
+        try:
+            import ctypes
+
+            _exchange.append(ctypes.CDLL(None, use_errno=True).renameat2)
+        except (OSError, AttributeError):
+            _exchange.append(None)
+    return _exchange[0]
+
+
+def read_head_file(directory: Path, public_key: Any) -> dict[str, Any]:
+    """The verified head of ``audit-head.json``.
+
+    The fast path writes it without a sync, so after a power loss it may hold a torn write: when the file is not
+    even JSON, the previous signed head (the spare file) is the reference instead, which the store must extend
+    too. A file that parses but fails its signature is refused: that is tampering, not a torn write.
+    """
+    path = Path(directory) / HEAD_FILE
+    data = path.read_bytes()
+    try:
+        parse_envelope(data)
+    except DataError as exc:
+        spare = path.with_name(SPARE_FILE)
+        if not spare.is_file():
+            raise
+        head = load_head(spare.read_bytes(), public_key)
+        log.warning("%s is unreadable (%s); checking against the previous signed head in %s", path, exc, spare.name)
+        return head
+    return load_head(data, public_key)
 
 
 def load_head(data: str | bytes, public_key: Any) -> dict[str, Any]:

@@ -44,7 +44,10 @@ def tainted_query(keys: Sequence[str] | None = None, statuses: Sequence[str] = (
         .join(CheckpointSlice, CheckpointSlice.checkpoint_id == Checkpoint.id)
         .join(SliceMember, SliceMember.slice_row == CheckpointSlice.slice_row)
         .join(Sample, Sample.id == SliceMember.sample_id)
-        .where(Sample.status == "deleted", Checkpoint.status.in_(list(statuses)))
+        .where(
+            Sample.status == "deleted",
+            Checkpoint.status == statuses[0] if len(statuses) == 1 else Checkpoint.status.in_(list(statuses)),
+        )
     )
     if keys is not None:
         q = q.where(Checkpoint.key.in_(list(keys)))

@@ -17,32 +17,32 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from unlearnkit.errors import LineageError, RequestConflictError, StalePlanError
+from unlearnkit.lineage._prepared import IntegrityErrors, Prepared, write_tx
 from unlearnkit.lineage._util import canonical_json, iso, utcnow
 from unlearnkit.lineage.checkpoint_rows import tainted_query
 from unlearnkit.lineage.exports import ExportRecord
 from unlearnkit.lineage.schema import Checkpoint, DeletionRequest, ModelVersion, RequestItem, Sample
 
 _requests, _samples, _ckpt = DeletionRequest.__table__, Sample.__table__, Checkpoint.__table__
-# the fast path's statements, built once (see unlearnkit.lineage.store on why)
-_MAX_VERSION = select(func.max(ModelVersion.__table__.c.version))
-_ANY_EXPORT = select(ExportRecord.__table__.c.id).limit(1)
-_INSERT_REQUESTS = insert(_requests)
-_INSERT_VERSIONS = insert(ModelVersion.__table__)
-_DELETE_SAMPLES = (
+# the fast path's statements, built once (see unlearnkit.lineage._prepared: run raw on SQLite)
+_MAX_VERSION = Prepared(select(func.max(ModelVersion.__table__.c.version)))
+_ANY_EXPORT = Prepared(select(ExportRecord.__table__.c.id).limit(1))
+_INSERT_REQUESTS = Prepared(insert(_requests))
+_INSERT_VERSIONS = Prepared(insert(ModelVersion.__table__))
+_DELETE_SAMPLES = Prepared(
     update(_samples)
     .where(_samples.c.id == bindparam("b_id"), _samples.c.status == "active")
     .values(status="deleted", deleted_by=bindparam("b_rid"), deleted_at=bindparam("b_now"))
 )
-_RETIRE = (
+_RETIRE = Prepared(
     update(_ckpt)
-    .where(_ckpt.c.key.in_(bindparam("keys", expanding=True)), _ckpt.c.status == "active")
+    .where(_ckpt.c.key == bindparam("b_key"), _ckpt.c.status == "active")
     .values(status=bindparam("b_state"), retired_at=bindparam("b_now"), purged_at=bindparam("b_purged"))
 )
-_FINISH_REQUESTS = (
+_FINISH_REQUESTS = Prepared(
     update(_requests)
     .where(_requests.c.id == bindparam("b_id"))
     .values(
@@ -55,7 +55,11 @@ _FINISH_REQUESTS = (
 
 
 #: an active checkpoint whose seen set holds one of ``ids`` once they are deleted (none may exist)
-_TAINTED_OF = tainted_query().where(_samples.c.id == bindparam("b_id")).limit(1)
+_TAINTED_OF = Prepared(tainted_query().where(_samples.c.id == bindparam("b_id")).limit(1))
+
+
+class _NeedsSession(Exception):
+    """A raw SQLite transaction met recorded exports (their receipts read ORM rows): redo it on Core."""
 
 
 class RequestRaceError(StalePlanError):
@@ -288,23 +292,31 @@ class RequestMixin:
         rows are written once, in their final state (when no export is recorded the receipts need nothing from
         the database, so they are built first).
         """
+        try:
+            return self._commit_batch(items, expected_version, core=False)
+        except _NeedsSession:  # nothing was written
+            return self._commit_batch(items, expected_version, core=True)
+
+    def _commit_batch(self, items: Sequence[BatchItem], expected_version: int, *, core: bool) -> list[int]:
         now = utcnow()
-        with self.engine.begin() as conn:  # Core: the ORM session adds nothing here but time
-            head = self.lock_writes(conn)
-            current = int(conn.execute(_MAX_VERSION).scalar_one() or 0)
+        with write_tx(self.engine, core=core) as tx:
+            head = self.lock_writes(tx)
+            current = int(tx.scalar(_MAX_VERSION) or 0)
             if current != expected_version:
                 raise StalePlanError(
                     f"the model moved from version {expected_version} to {current} while this deletion was planned"
                 )
-            exports = conn.execute(_ANY_EXPORT).first() is not None
+            exports = tx.scalar(_ANY_EXPORT) is not None
+            if exports and tx.conn is None:
+                raise _NeedsSession
             versions, version = [], current
             for it in items:
                 version += 1 if it.to_delete else 0
                 versions.append(version)
-            s = Session(bind=conn) if exports else None  # the stale-export lookup reads ORM rows
+            s = Session(bind=tx.conn) if exports else None  # the stale-export lookup reads ORM rows
             finals = [self._final_row(s, it, v, exports, built=False) for it, v in zip(items, versions, strict=True)]
             try:  # a request id or external reference another writer created meanwhile: the unique keys refuse it
-                conn.execute(
+                tx.run(
                     _INSERT_REQUESTS,
                     [
                         {
@@ -321,48 +333,47 @@ class RequestMixin:
                         for it, f in zip(items, finals, strict=True)
                     ],
                 )
-            except sa_exc.IntegrityError as exc:
+            except IntegrityErrors as exc:
                 raise RequestRaceError(
                     f"one of requests {[it.request_id for it in items]} was created by another writer meanwhile"
                 ) from exc
             self._bulk_insert(
-                conn,
+                tx,
                 RequestItem.__table__,
                 ("request_id", "sample_id", "already_deleted"),
                 ((it.request_id, i, i not in set(it.to_delete)) for it in items for i in sorted(set(it.ids))),
             )
             # what the batch changes, each kind of row in one statement
             doomed = [{"b_id": i, "b_rid": it.request_id, "b_now": now} for it in items for i in it.to_delete]
-            if doomed:
-                conn.execute(_DELETE_SAMPLES, doomed)
+            tx.run(_DELETE_SAMPLES, doomed)
             for purge_now in (True, False):
-                keys = [k for it in items if (it.receipt is not None) == purge_now for k in it.retire]
-                if keys:  # purged: the files go right after the commit; a crash before is finished on open
-                    state = "purged" if purge_now else "retired"
-                    conn.execute(
-                        _RETIRE, {"keys": keys, "b_state": state, "b_now": now, "b_purged": now if purge_now else None}
-                    )
+                state = "purged" if purge_now else "retired"  # purged: the files go right after the commit (a crash
+                retire = [  # before that is finished on open)
+                    {"b_key": k, "b_state": state, "b_now": now, "b_purged": now if purge_now else None}
+                    for it in items
+                    if (it.receipt is not None) == purge_now
+                    for k in it.retire
+                ]
+                tx.run(_RETIRE, retire)
             final_rows = {(r[0], r[1]): r for it in items for r in it.serving}
-            self.set_serving(list(final_rows.values()), conn)
+            self.set_serving(list(final_rows.values()), tx)
             bumps = [
                 {"version": v, "created_at": now, "reason": "deletion", "request_id": it.request_id}
                 for it, v in zip(items, versions, strict=True)
                 if it.to_delete
             ]
-            if bumps:
-                conn.execute(_INSERT_VERSIONS, bumps)
-            deleted = [d["b_id"] for d in doomed]
+            tx.run(_INSERT_VERSIONS, bumps)
             # the invariant held before this commit, so only the ids deleted now can break it
-            for i in deleted:
-                bad = conn.execute(_TAINTED_OF, {"b_id": i}).first()
-                if bad is not None:
+            for d in doomed:
+                bad = tx.rows(_TAINTED_OF, {"b_id": d["b_id"]})
+                if bad:
                     raise LineageError(
-                        f"deletion would leave checkpoint {bad[0][:12]} active after its data was deleted"
+                        f"deletion would leave checkpoint {bad[0][0][:12]} active after its data was deleted"
                     )
-            self.queue_purges(conn, {i: it.cells[i] for it in items for i in it.to_delete if i in it.cells})
+            self.queue_purges(tx, {i: it.cells[i] for it in items for i in it.to_delete if i in it.cells})
             if exports:  # receipts that name stale exports read this transaction's versions: built last
                 finals = [self._final_row(s, it, v, exports, built=True) for it, v in zip(items, versions, strict=True)]
-                conn.execute(_FINISH_REQUESTS, finals)
+                tx.run(_FINISH_REQUESTS, finals)
             events: list[tuple[str, dict[str, Any]]] = []
             for it, v, f in zip(items, versions, finals, strict=True):
                 id_hashes = sorted(self.id_hash(i) for i in set(it.ids))
@@ -376,7 +387,7 @@ class RequestMixin:
                         sha = sorted(it.plan.get("retire_sha256", []))
                         events.append(("checkpoints.purged", {"request_id": it.request_id, "file_sha256": sha}))
                     events.append(("request.completed", self._completion_event(it.request_id, f["receipt"])))
-            self.record_events(events, conn, head_json=head)
+            self.record_events(events, tx, head_json=head)
             if s is not None:
                 s.close()
         return versions

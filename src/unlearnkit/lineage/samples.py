@@ -19,7 +19,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from unlearnkit.errors import LineageError, UnknownIdError
-from unlearnkit.lineage._util import connection_of, utcnow
+from unlearnkit.lineage._prepared import Prepared, Tx, tx_of
+from unlearnkit.lineage._util import utcnow
 from unlearnkit.lineage.schema import ExternalId, ModelVersion, PendingPurge, Sample, SliceMember, SliceRow
 
 if TYPE_CHECKING:
@@ -64,10 +65,21 @@ def _fingerprint(ids: np.ndarray, x: np.ndarray, y: np.ndarray, key: bytes) -> s
 
 _samples = Sample.__table__
 #: a deletion's lookup of the rows it names, built once (see ``unlearnkit.lineage.store`` on statement reuse)
-_SAMPLE_ROWS = select(
-    _samples.c.id, _samples.c.shard, _samples.c.slice, _samples.c.status, _samples.c.content_hash
-).where(_samples.c.id.in_(bindparam("ids", expanding=True)))
-_QUEUE: dict[str, Any] = {}  # per dialect: INSERT … ON CONFLICT DO NOTHING into pending_purges
+_ROW_COLUMNS = (_samples.c.id, _samples.c.shard, _samples.c.slice, _samples.c.status, _samples.c.content_hash)
+_SAMPLE_ROWS = select(*_ROW_COLUMNS).where(_samples.c.id.in_(bindparam("ids", expanding=True)))
+_SAMPLE_ROW = Prepared(select(*_ROW_COLUMNS).where(_samples.c.id == bindparam("b_id")))  # SQLite, a few ids
+POINT_READS = 64  # up to this many ids, SQLite reads them one indexed statement each (raw); more, with IN (...)
+
+
+def _queue_insert(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (sample_id) DO NOTHING`` into pending_purges (SQLite and PostgreSQL)."""
+    from importlib import import_module
+
+    stmt = import_module(f"sqlalchemy.dialects.{dialect}").insert(PendingPurge.__table__)
+    return stmt.on_conflict_do_nothing(index_elements=["sample_id"])
+
+
+_QUEUE = Prepared(per_dialect=_queue_insert)
 
 
 def _chunks(seq: Sequence[Any], n: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -88,28 +100,27 @@ class SampleMixin:
     external_hash: Any
 
     # -- writing rows in bulk ------------------------------------------------------------------------------
-    def _bulk_insert(self, s: Session | Connection, table: Any, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    def _bulk_insert(
+        self, s: Session | Connection | Tx, table: Any, columns: Sequence[str], rows: Iterable[tuple]
+    ) -> None:
         """Insert ``rows`` (tuples in ``columns`` order, consumed lazily) in the session's (or connection's)
         transaction: COPY on PostgreSQL, the driver's ``executemany`` on SQLite, batched Core ``executemany``
         elsewhere."""
-        conn = connection_of(s)
+        tx = tx_of(s)
+        if tx.raw is not None:  # SQLite: tuples straight to the driver, no per-row dict or bind processing
+            cols = ", ".join(f'"{c}"' for c in columns)
+            tx.raw.executemany(
+                f'INSERT INTO "{table.name}" ({cols}) VALUES ({", ".join("?" * len(columns))})', iter(rows)
+            )
+            return
+        conn = tx.conn
+        assert conn is not None
         if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
             raw = conn.connection.driver_connection
             cols = ", ".join(f'"{c}"' for c in columns)
             with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:  # type: ignore[union-attr]
                 for row in rows:
                     copy.write_row(row)
-            return
-        if conn.dialect.name == "sqlite":  # tuples straight to the driver: no per-row dict or bind processing
-            raw = conn.connection.driver_connection
-            cols = ", ".join(f'"{c}"' for c in columns)
-            cur = raw.cursor()  # type: ignore[union-attr]
-            try:
-                cur.executemany(
-                    f'INSERT INTO "{table.name}" ({cols}) VALUES ({", ".join("?" * len(columns))})', iter(rows)
-                )
-            finally:
-                cur.close()
             return
         stmt = insert(table)
         it = iter(rows)
@@ -340,6 +351,12 @@ class SampleMixin:
         """``{id: {shard, slice, status, content_hash}}`` of ``ids`` (a query per 500 ids)."""
         wanted = sorted({int(i) for i in ids})
         out: dict[int, dict[str, Any]] = {}
+        if session is None and len(wanted) <= POINT_READS and self.url.startswith("sqlite"):
+            with self.hot_read() as tx:  # type: ignore[attr-defined]
+                for b_id in wanted:
+                    for i, sh, sl, st, h in tx.rows(_SAMPLE_ROW, {"b_id": b_id}):
+                        out[i] = {"shard": sh, "slice": sl, "status": st, "content_hash": h}
+            return out
         ctx: AbstractContextManager[Any] = self.read_connection() if session is None else _Same(session.connection())
         with ctx as conn:
             for chunk in _chunks(wanted):
@@ -348,22 +365,18 @@ class SampleMixin:
         return out
 
     # -- held rows awaiting a durable overwrite ----------------------------------------------------------------
-    def queue_purges(self, s: Session | Connection, cells: Mapping[int, tuple[int, int]]) -> None:
+    def queue_purges(self, s: Session | Connection | Tx, cells: Mapping[int, tuple[int, int]]) -> None:
         """Record (in the deletion's own transaction) the held rows to overwrite once it commits (an id already
         queued stays queued once)."""
         rows = [{"sample_id": i, "shard": c[0], "slice": c[1]} for i, c in cells.items()]
         if not rows:
             return
-        conn = connection_of(s)
-        dialect = conn.dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            if dialect not in _QUEUE:
-                from importlib import import_module
-
-                stmt = import_module(f"sqlalchemy.dialects.{dialect}").insert(PendingPurge.__table__)
-                _QUEUE[dialect] = stmt.on_conflict_do_nothing(index_elements=["sample_id"])
-            conn.execute(_QUEUE[dialect], rows)
+        tx = tx_of(s)
+        if tx.name in ("sqlite", "postgresql"):
+            tx.run(_QUEUE, rows)
             return
+        conn = tx.conn
+        assert conn is not None
         queued = set(
             conn.execute(select(PendingPurge.sample_id).where(PendingPurge.sample_id.in_(list(cells)))).scalars()
         )

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sqlite3
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +25,8 @@ from sqlalchemy import bindparam, create_engine, event, func, insert, select, up
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from unlearnkit.lineage._util import canonical_json, connection_of, iso, prefix_str, prefix_tuple, utcnow
+from unlearnkit.lineage._prepared import Prepared, Tx, tx_of
+from unlearnkit.lineage._util import canonical_json, iso, prefix_str, prefix_tuple, utcnow
 from unlearnkit.lineage.checkpoint_rows import CheckpointInfo, CheckpointMixin, info_of
 from unlearnkit.lineage.requests import RequestMixin
 from unlearnkit.lineage.samples import SampleMixin
@@ -42,12 +45,11 @@ __all__ = ["AuditReport", "CheckpointInfo", "LineageStore", "canonical_json", "e
 
 CHAIN_ALG = "hmac-sha256"  # legacy stores (no `audit_chain` meta row) chain with plain sha256
 
-# Statements of the deletion fast path, built once: executed on a Core connection they skip the ORM and the
-# statement compiler (a cached statement costs tens of microseconds; a freshly built ORM one, ~150).
+# Statements of the deletion fast path, built once (see unlearnkit.lineage._prepared: raw on SQLite)
 _meta, _serving = MetaRow.__table__, Serving.__table__
-HEAD_FOR_UPDATE = select(_meta.c.value).where(_meta.c.key == "audit_head").with_for_update()
-SET_HEAD = update(_meta).where(_meta.c.key == "audit_head").values(value=bindparam("b_value"))
-INSERT_EVENTS = insert(AuditEvent.__table__)
+HEAD_FOR_UPDATE = Prepared(select(_meta.c.value).where(_meta.c.key == "audit_head").with_for_update())
+SET_HEAD = Prepared(update(_meta).where(_meta.c.key == "audit_head").values(value=bindparam("b_value")))
+INSERT_EVENTS = Prepared(insert(AuditEvent.__table__))
 _SERVING_UPDATE = (
     update(_serving)
     .where(_serving.c.shard == bindparam("b_shard"), _serving.c.sequence == bindparam("b_seq"))
@@ -56,25 +58,40 @@ _SERVING_UPDATE = (
 _SERVING_HAVE = select(_serving.c.shard, _serving.c.sequence).where(
     _serving.c.shard.in_(bindparam("shards", expanding=True))
 )
-_UPSERTS: dict[str, Any] = {}
 
 
 def _serving_upsert(dialect: str) -> Any:
-    """``INSERT … ON CONFLICT (shard, sequence) DO UPDATE`` on SQLite and PostgreSQL (built once per dialect)."""
-    if dialect not in _UPSERTS:
-        from importlib import import_module
+    """``INSERT … ON CONFLICT (shard, sequence) DO UPDATE`` on SQLite and PostgreSQL."""
+    from importlib import import_module
 
-        stmt = import_module(f"sqlalchemy.dialects.{dialect}").insert(_serving)
-        _UPSERTS[dialect] = stmt.on_conflict_do_update(
-            index_elements=["shard", "sequence"],
-            set_={"order": stmt.excluded["order"], "depth": stmt.excluded.depth, "state": stmt.excluded.state},
-        )
-    return _UPSERTS[dialect]
+    stmt = import_module(f"sqlalchemy.dialects.{dialect}").insert(_serving)
+    return stmt.on_conflict_do_update(
+        index_elements=["shard", "sequence"],
+        set_={"order": stmt.excluded["order"], "depth": stmt.excluded.depth, "state": stmt.excluded.state},
+    )
 
 
-def event_hash(prev_hash: str, seq: int, at: str, event_type: str, payload_json: str, key: bytes | None = None) -> str:
-    """The link of one audit row: HMAC-SHA256 under ``key`` of ``prev_hash ‖ canonical row`` (sha256 unkeyed)."""
-    row = canonical_json({"seq": seq, "at": at, "event_type": event_type, "payload": json.loads(payload_json)})
+SERVING_UPSERT = Prepared(per_dialect=_serving_upsert)
+
+
+def event_hash(
+    prev_hash: str,
+    seq: int,
+    at: str,
+    event_type: str,
+    payload_json: str,
+    key: bytes | None = None,
+    *,
+    canonical: bool = False,
+) -> str:
+    """The link of one audit row: HMAC-SHA256 under ``key`` of ``prev_hash ‖ canonical row`` (sha256 unkeyed).
+
+    ``canonical``: ``payload_json`` is already :func:`canonical_json` (as every row this store writes), so the
+    row is assembled around it instead of parsed and re-encoded; the bytes are the same either way.
+    """
+    if not canonical:
+        payload_json = canonical_json(json.loads(payload_json))
+    row = f'{{"at":{json.dumps(at)},"event_type":{json.dumps(event_type)},"payload":{payload_json},"seq":{int(seq)}}}'
     data = (prev_hash + row).encode()
     if key is None:
         return hashlib.sha256(data).hexdigest()
@@ -107,6 +124,9 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
         self.engine = self._make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._reader: Engine | None = None
+        self._local = threading.local()  # this thread's raw SQLite reader (hot_read)
+        self._raw_readers: list[sqlite3.Connection] = []
+        self._raw_lock = threading.Lock()
         Base.metadata.create_all(self.engine)
         with self.session() as s:
             if s.get(MetaRow, "schema_version") is None:
@@ -162,12 +182,17 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
         self.engine.dispose()
         if self._reader is not None:
             self._reader.dispose()
+        with self._raw_lock:
+            for raw in self._raw_readers:
+                raw.close()
+            self._raw_readers.clear()
+            self._local = threading.local()
 
-    def lock_writes(self, session: Session | Connection) -> str:
+    def lock_writes(self, session: Session | Connection | Tx) -> str:
         """Take the writers' lock for this transaction (the audit head row, ``FOR UPDATE``; on SQLite the
         transaction already holds the write lock from ``BEGIN IMMEDIATE``). Returns the head as stored, for
         :meth:`record_events` (saves a second read)."""
-        return str(connection_of(session).execute(HEAD_FOR_UPDATE).scalar_one())
+        return str(tx_of(session).scalar(HEAD_FOR_UPDATE))
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -185,6 +210,29 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
         engine = self._reader_engine() if self.url.startswith("sqlite") else self.engine
         with engine.connect() as c, c.begin():
             yield c
+
+    @contextmanager
+    def hot_read(self) -> Iterator[Tx]:
+        """A read snapshot for a deletion's lookups. On a SQLite file: this thread's own driver connection, kept
+        open (no pool checkout, no execution layer: tens of microseconds); elsewhere a Core transaction."""
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or url.query:
+            with self.read_connection() as conn:
+                yield Tx(conn)
+            return
+        raw = getattr(self._local, "raw", None)
+        if raw is None:
+            raw = sqlite3.connect(url.database, timeout=30, isolation_level=None, check_same_thread=False)
+            raw.execute("PRAGMA busy_timeout=30000")
+            raw.execute("PRAGMA query_only=ON")
+            with self._raw_lock:
+                self._raw_readers.append(raw)
+            self._local.raw = raw
+        raw.execute("BEGIN")  # one snapshot for every read in the block
+        try:
+            yield Tx(raw=raw, dialect=self.engine.dialect)
+        finally:
+            raw.rollback()
 
     def _reader_engine(self) -> Engine:
         if self._reader is None:
@@ -246,19 +294,19 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
     def record_events(
         self,
         events: Sequence[tuple[str, Mapping[str, Any]]],
-        session: Session | Connection,
+        session: Session | Connection | Tx,
         head_json: str | None = None,
     ) -> list[str]:
         """Append several events in order, in the caller's transaction: one read of the head (locked; skipped
         when the caller passes what :meth:`lock_writes` returned), one insert, one update. Returns their hashes."""
-        conn = connection_of(session)
-        head = json.loads(head_json if head_json is not None else conn.execute(HEAD_FOR_UPDATE).scalar_one())
+        tx = tx_of(session)
+        head = json.loads(head_json if head_json is not None else tx.scalar(HEAD_FOR_UPDATE))
         seq, prev, at = int(head["seq"]), str(head["hash"]), iso(utcnow()) or ""
         rows, hashes = [], []
         for event_type, payload in events:
             seq += 1
             payload_json = canonical_json(dict(payload))
-            h = event_hash(prev, seq, at, event_type, payload_json, self._chain_key)
+            h = event_hash(prev, seq, at, event_type, payload_json, self._chain_key, canonical=True)
             rows.append(
                 {
                     "seq": seq,
@@ -273,8 +321,8 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
             hashes.append(h)
         self.last_head = (seq, prev)  # what the writer signs next (see unlearnkit.lineage.audit.chain_head)
         if rows:
-            conn.execute(INSERT_EVENTS, rows)
-            conn.execute(SET_HEAD, {"b_value": json.dumps({"seq": seq, "hash": prev})})
+            tx.run(INSERT_EVENTS, rows)
+            tx.run(SET_HEAD, {"b_value": json.dumps({"seq": seq, "hash": prev})})
         return hashes
 
     def chain_state(self) -> tuple[int, str, int, str]:
@@ -323,22 +371,24 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
 
     # -- serving -------------------------------------------------------------------------------------------
     def set_serving(
-        self, rows: Sequence[tuple[int, int, Sequence[int], int, str]], session: Session | Connection
+        self, rows: Sequence[tuple[int, int, Sequence[int], int, str]], session: Session | Connection | Tx
     ) -> None:
         """Upsert serving rows ``(shard, sequence, order, depth, state)`` (one statement on SQLite/PostgreSQL)."""
         if not rows:
             return
-        conn = connection_of(session)
+        tx = tx_of(session)
         table = _serving
-        if conn.dialect.name in ("sqlite", "postgresql"):
-            conn.execute(
-                _serving_upsert(conn.dialect.name),
+        if tx.name in ("sqlite", "postgresql"):
+            tx.run(
+                SERVING_UPSERT,
                 [
                     {"shard": sh, "sequence": sq, "order": prefix_str(o), "depth": d, "state": st}
                     for sh, sq, o, d, st in rows
                 ],
             )
             return
+        conn = tx.conn  # another database: always a Core transaction
+        assert conn is not None
         shards = sorted({int(r[0]) for r in rows})
         have = set(conn.execute(_SERVING_HAVE, {"shards": shards}).all())
         new = [
