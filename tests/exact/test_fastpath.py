@@ -18,7 +18,7 @@ from unlearnkit.errors import IntegrityError
 from unlearnkit.exact import S3T, load_strategy
 from unlearnkit.exact.locking import WriterLock
 from unlearnkit.lineage import LineageStore
-from unlearnkit.lineage._prepared import Prepared, Tx, write_tx
+from unlearnkit.lineage._prepared import Prepared
 from unlearnkit.lineage.audit import HEAD_FILE, SPARE_FILE, read_head_file, write_head
 from unlearnkit.lineage.schema import DeletionRequest, Sample
 from unlearnkit.lineage.signing import Signer
@@ -40,16 +40,15 @@ def test_raw_sqlite_statements_store_what_core_stores(tmp_path: Path):
     store = LineageStore(f"sqlite:///{tmp_path / 'l.db'}", b"p" * 32)
     at = datetime(2026, 12, 1, 17, 50, 3, 120456)
     try:
-        with write_tx(store.engine) as tx:  # raw: the driver's cursor
+        with store.hot_write() as tx:  # raw: the driver's cursor
             assert tx.raw is not None and tx.conn is None
             tx.run(_INSERT, [_row("raw", at)])
             tx.run(_FINISH, {"b_id": "raw", "b_at": at})
-        with write_tx(store.engine, core=True) as tx:  # the same statements through SQLAlchemy Core
+        with store.hot_write(core=True) as tx:  # the same statements through SQLAlchemy Core
             assert tx.conn is not None
-            core = Tx(tx.conn)
-            core.raw = None
-            core.run(_INSERT, [_row("core", at)])
-            core.run(_FINISH, {"b_id": "core", "b_at": at})
+            tx.raw = None
+            tx.run(_INSERT, [_row("core", at)])
+            tx.run(_FINISH, {"b_id": "core", "b_at": at})
         raw_text = store.engine.raw_connection()
         try:
             stored = raw_text.driver_connection.execute(
@@ -69,7 +68,7 @@ def test_raw_sqlite_statements_store_what_core_stores(tmp_path: Path):
 def test_raw_transaction_rolls_back_on_error(tmp_path: Path):
     store = LineageStore(f"sqlite:///{tmp_path / 'l.db'}", b"p" * 32)
     try:
-        with pytest.raises(RuntimeError), write_tx(store.engine) as tx:
+        with pytest.raises(RuntimeError), store.hot_write() as tx:
             tx.run(_INSERT, [_row("gone", datetime(2026, 1, 1))])
             raise RuntimeError("fails after a write")
         assert store.get_request("gone") is None

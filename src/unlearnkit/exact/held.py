@@ -57,7 +57,8 @@ def held_key(pepper: bytes) -> bytes:
 
 @functools.lru_cache(maxsize=64)
 def _record_dtype(features: int, y_dtype: str) -> np.dtype:
-    return np.dtype([("id", "<i8"), ("live", "u1"), ("tag", f"V{TAG_BYTES}"), ("y", y_dtype), ("x", "<f4", (features,))])
+    fields = [("id", "<i8"), ("live", "u1"), ("tag", f"V{TAG_BYTES}"), ("y", y_dtype), ("x", "<f4", (features,))]
+    return np.dtype(fields)
 
 
 @dataclass(frozen=True)

@@ -291,8 +291,9 @@ class DeletionMixin:
             }
             changed = {(sh, sq): (sh, sq, o, d, st) for sh, sq, o, d, st in serving}
             self._rows_ = [changed.get((x[0], x[1]), x) for x in self._rows_]
-            gone = set(retire)
-            self._nodes_ = {key: v for key, v in self._nodes_.items() if key not in gone}
+            if retire:
+                gone = set(retire)
+                self._nodes_ = {key: v for key, v in self._nodes_.items() if key not in gone}
             still = self._pending_of(self._rows_)
             retrain_now = bool(pending) and not defer_retrain and self._retrain_on_forget()
             item = BatchItem(

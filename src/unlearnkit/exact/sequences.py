@@ -17,6 +17,7 @@ prefix still untouched by deletions; d = 0 means the sequence is dead.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -71,6 +72,11 @@ def _check_prior(prior: Sequence[float], num_slices: int | None = None) -> np.nd
 
 def _check_order(order: Sequence[int], num_slices: int) -> Order:
     o = tuple(int(s) for s in order)
+    return _checked(o, num_slices)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked(o: Order, num_slices: int) -> Order:  # books are rebuilt from the same few orders on every deletion
     if sorted(o) != list(range(num_slices)):
         raise ConfigError(f"order {o} is not a permutation of 0..{num_slices - 1}")
     return o

@@ -12,14 +12,13 @@ Core statement. :class:`Tx` is the hot path's handle on one write transaction, e
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exc as sa_exc
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Dialect, Engine
+    from sqlalchemy.engine import Connection, Dialect
     from sqlalchemy.orm import Session
 
 #: a unique key refused a row: SQLAlchemy's wrapper (Core) or the driver's own error (SQLite, raw)
@@ -67,20 +66,18 @@ class Tx:
             raw = conn.connection.driver_connection  # the same transaction, without the execution layer
         self.raw = raw
 
-    def _args(self, p: Prepared, params: Mapping[str, Any] | None) -> tuple[str, tuple[Any, ...]]:
-        sql, binds = p.sqlite(self.dialect)
+    def _args(self, p: Prepared, params: Mapping[str, Any] | None) -> tuple[Any, ...]:
+        binds = p.sqlite(self.dialect)[1]
         given = params or {}
-        out = []
-        for name, literal, process in binds:
-            value = given.get(name, literal)
-            out.append(process(value) if process is not None and value is not None else value)
-        return sql, tuple(out)
+        return tuple(
+            value if process is None or value is None else process(value)
+            for value, process in ((given.get(name, literal), process) for name, literal, process in binds)
+        )
 
     def rows(self, p: Prepared, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """The result rows of a query."""
         if self.raw is not None:
-            sql, args = self._args(p, params)
-            return self.raw.execute(sql, args).fetchall()
+            return self.raw.execute(p.sqlite(self.dialect)[0], self._args(p, params)).fetchall()
         return [tuple(r) for r in self.conn.execute(p.core(self.name), dict(params or {}))]  # type: ignore[union-attr]
 
     def scalar(self, p: Prepared, params: Mapping[str, Any] | None = None) -> Any:
@@ -95,12 +92,11 @@ class Tx:
         if self.raw is None:
             self.conn.execute(p.core(self.name), params if isinstance(params, Sequence) else dict(params or {}))  # type: ignore[union-attr]
             return
+        sql = p.sqlite(self.dialect)[0]
         if isinstance(params, Sequence):
-            sql = p.sqlite(self.dialect)[0]
-            self.raw.executemany(sql, [self._args(p, row)[1] for row in params])
+            self.raw.executemany(sql, [self._args(p, row) for row in params])
         else:
-            sql, args = self._args(p, params)
-            self.raw.execute(sql, args)
+            self.raw.execute(sql, self._args(p, params))
 
 
 def tx_of(target: Session | Connection | Tx) -> Tx:
@@ -110,25 +106,3 @@ def tx_of(target: Session | Connection | Tx) -> Tx:
     from unlearnkit.lineage._util import connection_of
 
     return Tx(connection_of(target))
-
-
-@contextmanager
-def write_tx(engine: Engine, *, core: bool = False) -> Iterator[Tx]:
-    """A write transaction: on SQLite (unless ``core``) ``BEGIN IMMEDIATE`` on a pooled driver connection,
-    committed when the block ends and rolled back on an error; elsewhere a Core transaction."""
-    if core or engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
-            yield Tx(conn)
-        return
-    pooled = engine.raw_connection()
-    try:
-        raw = pooled.driver_connection
-        raw.execute("BEGIN IMMEDIATE")  # the write lock up front, as the engine's own transactions take it
-        try:
-            yield Tx(raw=raw, dialect=engine.dialect)
-        except BaseException:
-            raw.rollback()
-            raise
-        raw.commit()
-    finally:
-        pooled.close()

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from unlearnkit.errors import LineageError, RequestConflictError, StalePlanError
-from unlearnkit.lineage._prepared import IntegrityErrors, Prepared, write_tx
+from unlearnkit.lineage._prepared import IntegrityErrors, Prepared
 from unlearnkit.lineage._util import canonical_json, iso, utcnow
 from unlearnkit.lineage.checkpoint_rows import tainted_query
 from unlearnkit.lineage.exports import ExportRecord
@@ -98,6 +98,7 @@ class RequestMixin:
     queue_purges: Any
     _tainted_query: Any
     _bulk_insert: Any
+    hot_write: Any
     record_events: Any
     id_hash: Any
     owner_hash: Any
@@ -299,7 +300,7 @@ class RequestMixin:
 
     def _commit_batch(self, items: Sequence[BatchItem], expected_version: int, *, core: bool) -> list[int]:
         now = utcnow()
-        with write_tx(self.engine, core=core) as tx:
+        with self.hot_write(core=core) as tx:
             head = self.lock_writes(tx)
             current = int(tx.scalar(_MAX_VERSION) or 0)
             if current != expected_version:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import bindparam, create_engine, event, func, insert, select, update
@@ -41,6 +41,7 @@ from unlearnkit.lineage.schema import (
 )
 
 GENESIS = "0" * 64
+_quoted = encode_basestring_ascii  # json.dumps of a str (ensure_ascii), without the encoder's set-up
 __all__ = ["AuditReport", "CheckpointInfo", "LineageStore", "canonical_json", "event_hash", "iso", "utcnow"]
 
 CHAIN_ALG = "hmac-sha256"  # legacy stores (no `audit_chain` meta row) chain with plain sha256
@@ -91,7 +92,7 @@ def event_hash(
     """
     if not canonical:
         payload_json = canonical_json(json.loads(payload_json))
-    row = f'{{"at":{json.dumps(at)},"event_type":{json.dumps(event_type)},"payload":{payload_json},"seq":{int(seq)}}}'
+    row = f'{{"at":{_quoted(at)},"event_type":{_quoted(event_type)},"payload":{payload_json},"seq":{int(seq)}}}'
     data = (prev_hash + row).encode()
     if key is None:
         return hashlib.sha256(data).hexdigest()
@@ -124,9 +125,11 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
         self.engine = self._make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._reader: Engine | None = None
-        self._local = threading.local()  # this thread's raw SQLite reader (hot_read)
-        self._raw_readers: list[sqlite3.Connection] = []
-        self._raw_lock = threading.Lock()
+        self._local = threading.local()  # this thread's kept SQLite connections (hot_read, hot_write)
+        self._kept: list[Any] = []  # every kept connection, closed by close() and by engine.dispose()
+        self._kept_lock = threading.Lock()
+        self._generation = 0  # bumped when the kept connections are closed: threads then open new ones
+        event.listen(self.engine, "engine_disposed", lambda _engine: self._close_kept())
         Base.metadata.create_all(self.engine)
         with self.session() as s:
             if s.get(MetaRow, "schema_version") is None:
@@ -182,11 +185,14 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
         self.engine.dispose()
         if self._reader is not None:
             self._reader.dispose()
-        with self._raw_lock:
-            for raw in self._raw_readers:
+        self._close_kept()
+
+    def _close_kept(self) -> None:
+        with self._kept_lock:
+            self._generation += 1
+            for raw in self._kept:
                 raw.close()
-            self._raw_readers.clear()
-            self._local = threading.local()
+            self._kept.clear()
 
     def lock_writes(self, session: Session | Connection | Tx) -> str:
         """Take the writers' lock for this transaction (the audit head row, ``FOR UPDATE``; on SQLite the
@@ -211,28 +217,56 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
         with engine.connect() as c, c.begin():
             yield c
 
+    def _kept_connection(self, kind: str) -> Any:
+        """This thread's ``kind`` ("read"/"write") SQLite driver connection: made by its engine (so the engine's
+        pragmas and hooks apply), detached from the pool and kept open; None when the store is not a file."""
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        kept = getattr(self._local, kind, None)
+        if kept is not None and kept[0] == self._generation:
+            return kept[1]
+        pooled = (self._reader_engine() if kind == "read" else self.engine).raw_connection()
+        raw = pooled.driver_connection
+        pooled.detach()
+        with self._kept_lock:
+            self._kept.append(raw)
+            setattr(self._local, kind, (self._generation, raw))
+        return raw
+
     @contextmanager
     def hot_read(self) -> Iterator[Tx]:
-        """A read snapshot for a deletion's lookups. On a SQLite file: this thread's own driver connection, kept
-        open (no pool checkout, no execution layer: tens of microseconds); elsewhere a Core transaction."""
-        url = self.engine.url
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or url.query:
+        """A read snapshot for a deletion's lookups: on a SQLite file this thread's kept connection (no pool
+        checkout, no execution layer: tens of microseconds), elsewhere a Core transaction."""
+        raw = self._kept_connection("read")
+        if raw is None:
             with self.read_connection() as conn:
                 yield Tx(conn)
             return
-        raw = getattr(self._local, "raw", None)
-        if raw is None:
-            raw = sqlite3.connect(url.database, timeout=30, isolation_level=None, check_same_thread=False)
-            raw.execute("PRAGMA busy_timeout=30000")
-            raw.execute("PRAGMA query_only=ON")
-            with self._raw_lock:
-                self._raw_readers.append(raw)
-            self._local.raw = raw
         raw.execute("BEGIN")  # one snapshot for every read in the block
         try:
             yield Tx(raw=raw, dialect=self.engine.dialect)
         finally:
             raw.rollback()
+
+    @contextmanager
+    def hot_write(self, *, core: bool = False) -> Iterator[Tx]:
+        """A write transaction for the deletion fast path: on a SQLite file (unless ``core``) ``BEGIN IMMEDIATE``
+        on this thread's kept connection, committed when the block ends and rolled back on an error; elsewhere
+        a Core transaction."""
+        raw = None if core else self._kept_connection("write")
+        if raw is None:
+            with self.engine.begin() as conn:
+                yield Tx(conn)
+            return
+        raw.execute("BEGIN IMMEDIATE")  # the write lock up front, as the engine's own transactions take it
+        try:
+            yield Tx(raw=raw, dialect=self.engine.dialect)
+            raw.commit()
+        except BaseException:
+            if raw.in_transaction:  # an error before or during COMMIT: nothing of it stays
+                raw.rollback()
+            raise
 
     def _reader_engine(self) -> Engine:
         if self._reader is None:
