@@ -13,6 +13,7 @@ commit, retrain, purge, complete — each step idempotent, so re-running an inte
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -356,7 +357,7 @@ class DeletionMixin:
                 stale_exports=newly_stale(store, version_after, session) if to_delete and exports else [],
             )
             p.receipt = receipt
-            return receipt.to_dict()
+            return {f.name: getattr(receipt, f.name) for f in dataclasses.fields(receipt)}  # read, never changed
 
         return build
 

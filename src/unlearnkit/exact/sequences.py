@@ -70,16 +70,14 @@ def _check_prior(prior: Sequence[float], num_slices: int | None = None) -> np.nd
     return p
 
 
-def _check_order(order: Sequence[int], num_slices: int) -> Order:
-    o = tuple(int(s) for s in order)
-    return _checked(o, num_slices)
-
-
 @functools.lru_cache(maxsize=4096)
-def _checked(o: Order, num_slices: int) -> Order:  # books are rebuilt from the same few orders on every deletion
+def _checked(order: tuple[int, ...], num_slices: int) -> tuple[Order, dict[int, int]]:
+    """``(order as ints, {slice: position})``, validated once per order (books are rebuilt from the same few
+    orders on every deletion). The position map is shared: never changed."""
+    o = tuple(int(s) for s in order)
     if sorted(o) != list(range(num_slices)):
         raise ConfigError(f"order {o} is not a permutation of 0..{num_slices - 1}")
-    return o
+    return o, {s: i for i, s in enumerate(o)}
 
 
 # ------------------------------------------------------------------------------------------ Alg. 1: cyclic
@@ -318,7 +316,8 @@ class SequenceBook:
         num_slices = len(orders[0])
         if num_slices == 0:
             raise ConfigError("orders must not be empty")
-        self.orders: list[Order] = [_check_order(o, num_slices) for o in orders]
+        checked = [_checked(o if isinstance(o, tuple) else tuple(o), num_slices) for o in orders]
+        self.orders: list[Order] = [o for o, _ in checked]
         if alive is None:
             self.alive: list[int] = [num_slices] * len(self.orders)
         else:
@@ -327,7 +326,7 @@ class SequenceBook:
             self.alive = [int(d) for d in alive]
             if any(d < 0 or d > num_slices for d in self.alive):
                 raise ConfigError(f"alive depths must lie in 0..{num_slices}, got {self.alive}")
-        self._pos: list[dict[int, int]] = [{s: i for i, s in enumerate(o)} for o in self.orders]
+        self._pos: list[dict[int, int]] = [pos for _, pos in checked]
 
     @property
     def num_slices(self) -> int:

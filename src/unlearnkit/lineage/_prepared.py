@@ -33,25 +33,36 @@ class Prepared:
             raise ValueError("give a statement or a per-dialect factory")
         self._stmt, self._factory = stmt, per_dialect
         self._core: dict[str, Any] = {}
-        self._raw: tuple[str, list[tuple[str, Any, Callable[[Any], Any] | None]]] | None = None
+        self._raw: tuple[str, Callable[[Mapping[str, Any] | None], tuple[Any, ...]]] | None = None
 
     def core(self, dialect: str) -> Any:
         if dialect not in self._core:
             self._core[dialect] = self._stmt if self._factory is None else self._factory(dialect)
         return self._core[dialect]
 
-    def sqlite(self, dialect: Dialect) -> tuple[str, list[tuple[str, Any, Callable[[Any], Any] | None]]]:
-        """``(SQL, [(bind name, literal value, bind processor)])`` in the statement's positional order."""
+    def sqlite(self, dialect: Dialect) -> tuple[str, Callable[[Mapping[str, Any] | None], tuple[Any, ...]]]:
+        """``(SQL, parameters → positional tuple)`` of the statement compiled for SQLite."""
         if self._raw is None:
             compiled = self.core("sqlite").compile(dialect=dialect)
             if "POSTCOMPILE" in compiled.string:  # an expanding parameter: run it through Core instead
                 raise ValueError(f"not a fixed statement: {compiled.string}")
-            binds = []
-            for name in compiled.positiontup or []:
+            names, literals, processed = [], [], []
+            for k, name in enumerate(compiled.positiontup or []):
                 bind = compiled.binds[name]
+                names.append(name)
+                literals.append(None if bind.required else bind.effective_value)
                 process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-                binds.append((name, None if bind.required else bind.effective_value, process))
-            self._raw = (compiled.string, binds)
+                if process is not None:
+                    processed.append((k, process))
+
+            def args(params: Mapping[str, Any] | None) -> tuple[Any, ...]:
+                values = list(map((params or {}).get, names, literals))
+                for k, process in processed:  # e.g. a datetime as the text SQLAlchemy stores
+                    if values[k] is not None:
+                        values[k] = process(values[k])
+                return tuple(values)
+
+            self._raw = (compiled.string, args)
         return self._raw
 
 
@@ -66,18 +77,11 @@ class Tx:
             raw = conn.connection.driver_connection  # the same transaction, without the execution layer
         self.raw = raw
 
-    def _args(self, p: Prepared, params: Mapping[str, Any] | None) -> tuple[Any, ...]:
-        binds = p.sqlite(self.dialect)[1]
-        given = params or {}
-        return tuple(
-            value if process is None or value is None else process(value)
-            for value, process in ((given.get(name, literal), process) for name, literal, process in binds)
-        )
-
     def rows(self, p: Prepared, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """The result rows of a query."""
         if self.raw is not None:
-            return self.raw.execute(p.sqlite(self.dialect)[0], self._args(p, params)).fetchall()
+            sql, args = p.sqlite(self.dialect)
+            return self.raw.execute(sql, args(params)).fetchall()
         return [tuple(r) for r in self.conn.execute(p.core(self.name), dict(params or {}))]  # type: ignore[union-attr]
 
     def scalar(self, p: Prepared, params: Mapping[str, Any] | None = None) -> Any:
@@ -92,11 +96,11 @@ class Tx:
         if self.raw is None:
             self.conn.execute(p.core(self.name), params if isinstance(params, Sequence) else dict(params or {}))  # type: ignore[union-attr]
             return
-        sql = p.sqlite(self.dialect)[0]
+        sql, args = p.sqlite(self.dialect)
         if isinstance(params, Sequence):
-            self.raw.executemany(sql, [self._args(p, row) for row in params])
+            self.raw.executemany(sql, [args(row) for row in params])
         else:
-            self.raw.execute(sql, self._args(p, params))
+            self.raw.execute(sql, args(params))
 
 
 def tx_of(target: Session | Connection | Tx) -> Tx:

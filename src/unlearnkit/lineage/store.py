@@ -122,6 +122,7 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
     def __init__(self, url: str, pepper: bytes) -> None:
         self.url = url
         self._pepper = pepper
+        self._id_hashes: dict[int, str] = {}
         self.engine = self._make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._reader: Engine | None = None
@@ -307,8 +308,17 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
         return hmac.new(self._pepper, text.encode(), hashlib.sha256).hexdigest()
 
     def id_hash(self, sample_id: int) -> str:
-        """HMAC-SHA256 of a sample id under the model's pepper (what receipts and logs show)."""
-        return self._hmac(f"id:{int(sample_id)}")
+        """HMAC-SHA256 of a sample id under the model's pepper (what receipts and logs show).
+
+        A deletion names each id in its receipt and in two audit events: the last few thousand are remembered.
+        """
+        i = int(sample_id)
+        h = self._id_hashes.get(i)
+        if h is None:
+            if len(self._id_hashes) >= 4096:
+                self._id_hashes.clear()
+            h = self._id_hashes[i] = self._hmac(f"id:{i}")
+        return h
 
     def owner_hash(self, owner: str) -> str:
         return self._hmac(f"owner:{owner}")
