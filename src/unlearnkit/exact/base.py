@@ -341,13 +341,18 @@ class ExactStrategy(IntegrityMixin, FittingMixin, ServingMixin, TrainingMixin, D
 
         The same bookkeeping S3T serves from and the deletion-rate simulation runs (Alg. 4, Lemma 1).
         """
-        by_shard: dict[int, list[tuple[int, Prefix, int]]] = {}
-        for sh, sq, order, depth, state in self._rows_:
-            by_shard.setdefault(sh, []).append((sq, order, depth if state == "serving" else 0))
-        return {
-            sh: ([sq for sq, _, _ in rows], SequenceBook([o for _, o, _ in rows], [d for _, _, d in rows]))
-            for sh, rows in by_shard.items()
-        }
+        rows_now = self._rows_
+        cached = getattr(self, "_books_of", None)
+        if cached is None or cached[0] is not rows_now:  # built once per serving state (rows are replaced, not
+            by_shard: dict[int, list[tuple[int, Prefix, int]]] = {}  # changed in place)
+            for sh, sq, order, depth, state in rows_now:
+                by_shard.setdefault(sh, []).append((sq, order, depth if state == "serving" else 0))
+            books = {
+                sh: ([sq for sq, _, _ in rows], SequenceBook([o for _, o, _ in rows], [d for _, _, d in rows]))
+                for sh, rows in by_shard.items()
+            }
+            cached = self._books_of = (rows_now, books)
+        return {sh: (list(seqs), book.copy()) for sh, (seqs, book) in cached[1].items()}
 
     def _after_rollback(self, depth: int) -> str:
         return "excluded"

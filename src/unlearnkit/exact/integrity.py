@@ -80,10 +80,10 @@ class IntegrityMixin:
 
     def signer(self) -> Signer:
         """The model's Ed25519 key (created, mode 0600, on first use)."""
-        path = self.key_path_
-        if self._signer_obj is None or self._signer_path != path:
-            self._signer_obj = Signer.load_or_create(path)
-            self._signer_path = path
+        where = (self.directory, self.signing_key, os.environ.get(KEY_ENV))  # what decides the key's path
+        if self._signer_obj is None or self._signer_path != where:
+            self._signer_obj = Signer.load_or_create(self.key_path_)
+            self._signer_path = where
         return self._signer_obj
 
     def public_key(self) -> Any:

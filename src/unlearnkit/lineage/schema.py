@@ -144,7 +144,9 @@ class AuditEvent(Base):
     event_type: Mapped[str] = mapped_column(String(64))
     payload_json: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # not indexed: nothing looks an event up by its hash (the chain is walked by seq), and an index on random
+    # 64-character keys cost every event a random page write (four per deletion). Older stores keep theirs.
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class MetaRow(Base):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -56,12 +57,12 @@ class Signer:
 
     private_key: Ed25519PrivateKey
 
-    @property
+    @functools.cached_property
     def public_key(self) -> Ed25519PublicKey:
         return self.private_key.public_key()
 
-    @property
-    def key_id(self) -> str:
+    @functools.cached_property
+    def key_id(self) -> str:  # every signature names it: derived once
         return key_id(self.public_key)
 
     def sign(self, body: dict[str, Any], kind: str = "receipt") -> dict[str, Any]:
