@@ -155,3 +155,20 @@ def test_kept_lock_file_still_excludes_a_forked_child(tmp_path: Path):
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     lock.close()
+
+
+def test_kept_connections_of_ended_threads_are_closed(tmp_path: Path):
+    import threading
+
+    store = LineageStore(f"sqlite:///{tmp_path / 'l.db'}", b"p" * 32)
+    try:
+        for _ in range(3):  # three short-lived threads, each reading once
+            t = threading.Thread(target=lambda: store.sample_rows([1]))
+            t.start()
+            t.join()
+        store.sample_rows([1])
+        assert [owner for owner, _ in store._kept] == [threading.current_thread()]
+        store.engine.dispose()  # dispose drops them too; the next read opens a fresh one
+        assert store._kept == [] and store.sample_rows([1]) == {}
+    finally:
+        store.close()

@@ -47,7 +47,7 @@ class ScaleConfig:
     slices: int = 4
     budget: int = 4
     epochs: int = 1
-    forgets: int = 30  # in-process S3T single-id forgets per size
+    forgets: int = 100  # in-process S3T single-id forgets per size (the first few are cold: a stable p50)
     cli_forgets: int = 3  # `unlearnkit forget` processes per size
     sisa_forgets: int = 2
     service_requests: int = 24  # per service mode (group commit on / off)

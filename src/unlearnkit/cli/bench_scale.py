@@ -18,7 +18,7 @@ def bench_scale(
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("runs/bench-scale"),
     sizes: Annotated[str, typer.Option(help="training-set sizes, comma-separated")] = "10000,100000,1000000",
     parts: Annotated[str, typer.Option(help="strategies to measure: s3t,sisa,retrain")] = "s3t,sisa,retrain",
-    forgets: Annotated[int, typer.Option(help="in-process S3T single-id forgets per size")] = 30,
+    forgets: Annotated[int, typer.Option(help="in-process S3T single-id forgets per size")] = 100,
     service_requests: Annotated[int, typer.Option(help="deletion requests per service mode (group on/off)")] = 24,
     seed: Annotated[int, typer.Option(help="data seed (and training seed)")] = 0,
     work: Annotated[Path | None, typer.Option(help="scratch directory for models and data (default: temp)")] = None,

@@ -127,7 +127,7 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._reader: Engine | None = None
         self._local = threading.local()  # this thread's kept SQLite connections (hot_read, hot_write)
-        self._kept: list[Any] = []  # every kept connection, closed by close() and by engine.dispose()
+        self._kept: list[tuple[threading.Thread, Any]] = []  # (owner, connection): closed by close(), dispose()
         self._kept_lock = threading.Lock()
         self._generation = 0  # bumped when the kept connections are closed: threads then open new ones
         event.listen(self.engine, "engine_disposed", lambda _engine: self._close_kept())
@@ -191,7 +191,7 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
     def _close_kept(self) -> None:
         with self._kept_lock:
             self._generation += 1
-            for raw in self._kept:
+            for _, raw in self._kept:
                 raw.close()
             self._kept.clear()
 
@@ -231,7 +231,10 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
         raw = pooled.driver_connection
         pooled.detach()
         with self._kept_lock:
-            self._kept.append(raw)
+            for owner, old in [k for k in self._kept if not k[0].is_alive()]:  # threads that ended
+                old.close()
+                self._kept.remove((owner, old))
+            self._kept.append((threading.current_thread(), raw))
             setattr(self._local, kind, (self._generation, raw))
         return raw
 
