@@ -52,7 +52,7 @@ class ScaleConfig:
     sisa_forgets: int = 2
     service_requests: int = 24  # per service mode (group commit on / off)
     predict_rows: int = 1_000
-    predict_repeats: int = 15
+    predict_repeats: int = 31  # interleaved pairs; the ratio is the median of the pairs' ratios
     parts: tuple[str, ...] = PARTS
     seed: int = 0
     timeout_s: float = 3600.0  # per part and size
@@ -323,11 +323,16 @@ def _predict_ratio(model: Any, x: Any, cfg: ScaleConfig) -> dict[str, Any]:
 
     res: dict[str, Any] = {}
     for label, rows_np, rows_t in (("batch", x, xt), ("one_row", x[:1], xt[:1])):
-        a = [_time(lambda r=rows_np: model.predict_proba(r)) for _ in range(cfg.predict_repeats)]
-        b = [_time(lambda r=rows_t: plain(r)) for _ in range(cfg.predict_repeats)]
+        a, b = [], []
+        for k in range(cfg.predict_repeats):  # interleaved, the order alternating: a drift in the machine's speed
+            pair = [lambda r=rows_np: model.predict_proba(r), lambda r=rows_t: plain(r)]  # hits both alike
+            first, second = (0, 1) if k % 2 == 0 else (1, 0)
+            times = {first: _time(pair[first]), second: _time(pair[second])}
+            a.append(times[0])
+            b.append(times[1])
         res[f"predict_{label}_ms"] = statistics.median(a) * 1000
         res[f"plain_{label}_ms"] = statistics.median(b) * 1000
-        res[f"predict_{label}_ratio"] = statistics.median(a) / statistics.median(b)
+        res[f"predict_{label}_ratio"] = statistics.median(ta / tb for ta, tb in zip(a, b, strict=True))
     same = torch.allclose(torch.as_tensor(model.predict_proba(x)), plain(xt), atol=1e-5)
     res["predict_matches_plain"] = bool(same)
     return res
