@@ -323,13 +323,12 @@ def _predict_ratio(model: Any, x: Any, cfg: ScaleConfig) -> dict[str, Any]:
 
     res: dict[str, Any] = {}
     for label, rows_np, rows_t in (("batch", x, xt), ("one_row", x[:1], xt[:1])):
+        calls = (lambda r=rows_np: model.predict_proba(r), lambda r=rows_t: plain(r))
         a, b = [], []
         for k in range(cfg.predict_repeats):  # interleaved, the order alternating: a drift in the machine's speed
-            pair = [lambda r=rows_np: model.predict_proba(r), lambda r=rows_t: plain(r)]  # hits both alike
-            first, second = (0, 1) if k % 2 == 0 else (1, 0)
-            times = {first: _time(pair[first]), second: _time(pair[second])}
-            a.append(times[0])
-            b.append(times[1])
+            took = {i: _time(calls[i]) for i in ((0, 1) if k % 2 == 0 else (1, 0))}  # hits both alike
+            a.append(took[0])
+            b.append(took[1])
         res[f"predict_{label}_ms"] = statistics.median(a) * 1000
         res[f"plain_{label}_ms"] = statistics.median(b) * 1000
         res[f"predict_{label}_ratio"] = statistics.median(ta / tb for ta, tb in zip(a, b, strict=True))

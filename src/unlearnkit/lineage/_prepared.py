@@ -103,6 +103,13 @@ class Tx:
             self.raw.execute(sql, args(params))
 
 
+def dialect_insert(dialect: str, table: Any) -> Any:
+    """The dialect's own ``INSERT`` into ``table`` (SQLite and PostgreSQL: the one with ``ON CONFLICT``)."""
+    from importlib import import_module
+
+    return import_module(f"sqlalchemy.dialects.{dialect}").insert(table)
+
+
 def tx_of(target: Session | Connection | Tx) -> Tx:
     """The hot path's handle on the caller's transaction (a session, a Core connection or a :class:`Tx`)."""
     if isinstance(target, Tx):

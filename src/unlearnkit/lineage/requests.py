@@ -347,9 +347,9 @@ class RequestMixin:
             # what the batch changes, each kind of row in one statement
             doomed = [{"b_id": i, "b_rid": it.request_id, "b_now": now} for it in items for i in it.to_delete]
             tx.run(_DELETE_SAMPLES, doomed)
-            for purge_now in (True, False):
-                state = "purged" if purge_now else "retired"  # purged: the files go right after the commit (a crash
-                retire = [  # before that is finished on open)
+            for purge_now in (True, False):  # purged: the files go right after the commit (a crash before that
+                state = "purged" if purge_now else "retired"  # is finished on open)
+                retire = [
                     {"b_key": k, "b_state": state, "b_now": now, "b_purged": now if purge_now else None}
                     for it in items
                     if (it.receipt is not None) == purge_now

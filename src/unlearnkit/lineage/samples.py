@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from unlearnkit.errors import LineageError, UnknownIdError
-from unlearnkit.lineage._prepared import Prepared, Tx, tx_of
+from unlearnkit.lineage._prepared import Prepared, Tx, dialect_insert, tx_of
 from unlearnkit.lineage._util import utcnow
 from unlearnkit.lineage.schema import ExternalId, ModelVersion, PendingPurge, Sample, SliceMember, SliceRow
 
@@ -73,10 +73,7 @@ POINT_READS = 64  # up to this many ids, SQLite reads them one indexed statement
 
 def _queue_insert(dialect: str) -> Any:
     """``INSERT … ON CONFLICT (sample_id) DO NOTHING`` into pending_purges (SQLite and PostgreSQL)."""
-    from importlib import import_module
-
-    stmt = import_module(f"sqlalchemy.dialects.{dialect}").insert(PendingPurge.__table__)
-    return stmt.on_conflict_do_nothing(index_elements=["sample_id"])
+    return dialect_insert(dialect, PendingPurge.__table__).on_conflict_do_nothing(index_elements=["sample_id"])
 
 
 _QUEUE = Prepared(per_dialect=_queue_insert)

@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, create_engine, event, func, insert, select, up
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from unlearnkit.lineage._prepared import Prepared, Tx, tx_of
+from unlearnkit.lineage._prepared import Prepared, Tx, dialect_insert, tx_of
 from unlearnkit.lineage._util import canonical_json, iso, prefix_str, prefix_tuple, utcnow
 from unlearnkit.lineage.checkpoint_rows import CheckpointInfo, CheckpointMixin, info_of
 from unlearnkit.lineage.requests import RequestMixin
@@ -63,9 +63,7 @@ _SERVING_HAVE = select(_serving.c.shard, _serving.c.sequence).where(
 
 def _serving_upsert(dialect: str) -> Any:
     """``INSERT … ON CONFLICT (shard, sequence) DO UPDATE`` on SQLite and PostgreSQL."""
-    from importlib import import_module
-
-    stmt = import_module(f"sqlalchemy.dialects.{dialect}").insert(_serving)
+    stmt = dialect_insert(dialect, _serving)
     return stmt.on_conflict_do_update(
         index_elements=["shard", "sequence"],
         set_={"order": stmt.excluded["order"], "depth": stmt.excluded.depth, "state": stmt.excluded.state},
