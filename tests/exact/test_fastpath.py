@@ -1,15 +1,18 @@
 """The deletion fast path's parts: statements run raw on SQLite write what SQLAlchemy writes, the signed head is
 swapped into place (never half written, a torn one falls back to the previous head but a forged one is refused),
-and the writers' lock file kept open still excludes a forked child."""
+the writers' lock file kept open still excludes a forked child, a purged held row keeps only its id, and served
+logits computed in inference mode reach callers as ordinary tensors."""
 
 from __future__ import annotations
 
 import fcntl
 import json
 import os
-from datetime import datetime
+import struct
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import bindparam, select, update
 
@@ -19,6 +22,7 @@ from unlearnkit.exact import S3T, load_strategy
 from unlearnkit.exact.locking import WriterLock
 from unlearnkit.lineage import LineageStore
 from unlearnkit.lineage._prepared import Prepared
+from unlearnkit.lineage._util import iso
 from unlearnkit.lineage.audit import HEAD_FILE, SPARE_FILE, read_head_file, write_head
 from unlearnkit.lineage.schema import DeletionRequest, Sample
 from unlearnkit.lineage.signing import Signer
@@ -137,6 +141,44 @@ def test_fast_path_head_names_the_newest_event_and_a_torn_one_still_opens(model_
     (directory / SPARE_FILE).unlink()  # and without one, an unreadable head is refused
     with pytest.raises(IntegrityError, match=HEAD_FILE):
         load_strategy(directory)
+
+
+def test_purged_row_keeps_only_its_id_and_a_second_purge_writes_nothing(model_dir: Path, tmp_path: Path):
+    m = load_strategy(load_strategy(model_dir).save(tmp_path / "m"))
+    try:
+        victim = sorted(m.assignment_)[3]
+        cell = m.assignment_[victim]
+        m.forget([victim])
+        rows = np.fromfile(m.held_.path(*cell), dtype=m.held_.spec.dtype)
+        (gone,) = rows[rows["id"] == victim]
+        assert gone.tobytes() == struct.pack("<q", victim) + bytes(len(gone.tobytes()) - 8)
+        assert int(rows["live"].sum()) == len(rows) - 1  # every other row untouched
+        assert m.held_.purge({victim: cell}) == set()  # idempotent: nothing left to overwrite
+    finally:
+        m.close()
+
+
+def test_predict_logits_are_ordinary_tensors_and_match_the_served_probabilities(model_dir: Path, public):
+    import torch
+
+    m = load_strategy(model_dir)
+    try:
+        x = public.x[:5].numpy()
+        logits = m.predict_logits(x)  # computed in inference mode, handed out as ordinary tensors
+        assert not any(t.is_inference() for t in logits)
+        logits[0].add_(1.0)  # a caller may change them (an inference tensor would refuse)
+        again = torch.stack(m.predict_logits(x))
+        assert torch.allclose(torch.softmax(again.mean(0), dim=1), torch.as_tensor(m.predict_proba(x)), atol=1e-6)
+    finally:
+        m.close()
+
+
+def test_iso_writes_naive_times_as_utc_and_converts_aware_ones():
+    naive = datetime(2026, 12, 1, 17, 50, 3)
+    assert iso(naive) == "2026-12-01T17:50:03Z"
+    assert iso(naive.replace(microsecond=120456)) == "2026-12-01T17:50:03.120456Z"
+    aware = datetime(2026, 12, 1, 19, 50, 3, tzinfo=timezone(timedelta(hours=2)))
+    assert iso(aware) == "2026-12-01T17:50:03Z" and iso(None) is None
 
 
 # -- the writers' lock ---------------------------------------------------------------------------------------

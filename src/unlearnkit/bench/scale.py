@@ -52,7 +52,7 @@ class ScaleConfig:
     sisa_forgets: int = 2
     service_requests: int = 24  # per service mode (group commit on / off)
     predict_rows: int = 1_000
-    predict_repeats: int = 31  # interleaved pairs; the ratio is the median of the pairs' ratios
+    predict_repeats: int = 101  # interleaved pairs; the ratio is the median of the pairs' ratios
     parts: tuple[str, ...] = PARTS
     seed: int = 0
     timeout_s: float = 3600.0  # per part and size

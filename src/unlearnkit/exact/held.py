@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import mmap
 import os
+import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ TAG_BYTES = 16
 _WRITE_ROWS = 8192  # rows gathered at a time when writing a cell's file
 _READ_ROWS = 16384  # rows read, checked and scaled at a time by a training task
 _OWN_MAPPING_BYTES = 1 << 20  # a task's feature matrix at least this large gets a mapping of its own
+_ID = struct.Struct("<q")  # a record's first field
 
 
 class PurgedRowError(IntegrityError):
@@ -179,9 +181,16 @@ class HeldData:
         self.directory = Path(directory)
         self.spec = spec
         #: a cell's id column by (path, inode, size): fixed once the file is written (a purge keeps the id)
-        self._ids: dict[tuple[Path, int, int], np.ndarray] = {}
+        self._ids: dict[tuple[str, int, int], np.ndarray] = {}
+        self._files: dict[tuple[int, int], str] = {}  # a cell's file name, made once
 
-    def _id_column(self, path: Path, fd: int) -> np.ndarray:
+    def _cell_file(self, shard: int, sl: int) -> str:
+        name = self._files.get((shard, sl))
+        if name is None:
+            name = self._files[(shard, sl)] = os.fspath(self.path(shard, sl))
+        return name
+
+    def _id_column(self, path: str, fd: int) -> np.ndarray:
         st = os.fstat(fd)
         key = (path, st.st_ino, st.st_size)
         ids = self._ids.get(key)
@@ -234,23 +243,25 @@ class HeldData:
             by_cell.setdefault((int(c[0]), int(c[1])), []).append(int(i))
         touched: set[Path] = set()
         size = self.spec.dtype.itemsize
+        blank = bytes(size - 8)  # a record after the id: all zero once overwritten
         for (sh, sl), ids in sorted(by_cell.items()):
-            path = self.path(sh, sl)
+            name = self._cell_file(sh, sl)
             try:
-                fd = os.open(path, os.O_RDWR)
+                fd = os.open(name, os.O_RDWR)
             except FileNotFoundError:
                 continue
             try:
-                column = self._id_column(path, fd)
-                want = np.sort(np.asarray(ids, dtype=np.int64))
-                pos = np.searchsorted(column, want)
-                found = [int(q) for q, i in zip(pos, want, strict=True) if q < len(column) and column[q] == i]
-                tomb = np.zeros(1, dtype=self.spec.dtype)
-                for q in found:  # a row already overwritten is left alone (idempotent)
-                    if any(os.pread(fd, size, q * size)[8:]):
-                        tomb["id"] = column[q]
-                        os.pwrite(fd, tomb.tobytes(), q * size)
-                        touched.add(path)
+                column = self._id_column(name, fd)
+                wrote = False
+                for i in sorted(ids):
+                    q = int(column.searchsorted(i))
+                    if q >= len(column) or int(column[q]) != i:
+                        continue
+                    if os.pread(fd, size - 8, q * size + 8) != blank:  # one already overwritten is left alone
+                        os.pwrite(fd, _ID.pack(i) + blank, q * size)  # the id stays: the file stays sorted
+                        wrote = True
+                if wrote:
+                    touched.add(Path(name))
             finally:
                 os.close(fd)
             if step is not None:

@@ -51,10 +51,11 @@ class _Snapshot:
 
 
 def forward(module: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Logits of an eval-mode module, in batches, without autograd (and without touching its mode)."""
+    """Logits of an eval-mode module, in batches, in inference mode (no autograd records, no version counters:
+    the served modules' LoRA layers make a dozen intermediate tensors a row) and without touching its mode."""
     import torch
 
-    with torch.no_grad():
+    with torch.inference_mode():
         if len(x) <= batch_size:
             return module(x)
         return torch.cat([module(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
@@ -223,7 +224,8 @@ class ServingMixin:
     def _batch_size(self) -> int:
         return 2048 if isinstance(self.spec_, BuiltinBackbone) else 64
 
-    def predict_logits(self, x: Any) -> list[torch.Tensor]:
+    def _logits(self, x: Any) -> list[torch.Tensor]:
+        """The served shards' logits as inference tensors (read-only outside inference mode)."""
         self._check_fitted()
         if self.spec_.task == "causal-lm":
             raise ConfigError("a causal-LM model serves text: use unlearnkit.exact.EnsembleLM(model).generate(...)")
@@ -236,11 +238,19 @@ class ServingMixin:
         bs = self._batch_size()
         return [forward(m, t, bs) for m in modules]
 
+    def predict_logits(self, x: Any) -> list[torch.Tensor]:
+        """Per served shard, its logits (n, C): ordinary tensors the caller may change or use with autograd."""
+        return [t.clone() for t in self._logits(x)]
+
     def predict_proba(self, x: Any) -> np.ndarray:
         """Aggregated class probabilities of the served shards, shape (n, C)."""
+        import torch
+
         if self.is_regression_:  # type: ignore[attr-defined]
             raise ConfigError("a regression model has no class probabilities: use predict() for its values")
-        return aggregate(self.predict_logits(x), self.aggregation_).numpy()
+        logits = self._logits(x)
+        with torch.inference_mode():
+            return aggregate(logits, self.aggregation_).numpy()
 
     @property
     def public_fallback_(self) -> nn.Module | None:
@@ -267,7 +277,8 @@ class ServingMixin:
         if modules:
             logits = [forward(m, t, bs) for m in modules]
             regression = self.is_regression_  # type: ignore[attr-defined]
-            out = aggregate_values(logits) if regression else aggregate(logits, self.aggregation_)  # type: ignore[attr-defined]
+            with torch.inference_mode():
+                out = aggregate_values(logits) if regression else aggregate(logits, self.aggregation_)  # type: ignore[attr-defined]
             return out.numpy(), snap.version, "exact:ensemble"  # type: ignore[union-attr]
         model = self.public_fallback_ if fallback else None
         if model is None:
@@ -280,8 +291,12 @@ class ServingMixin:
 
     def predict(self, x: Any) -> np.ndarray:
         """Predicted classes, or for regression the mean of the served shards' outputs (values, shape (n,))."""
+        import torch
+
         if self.is_regression_:  # type: ignore[attr-defined]
-            return aggregate_values(self.predict_logits(x)).numpy()
+            logits = self._logits(x)
+            with torch.inference_mode():
+                return aggregate_values(logits).numpy()
         return self.predict_proba(x).argmax(axis=1)
 
     def predict_labels(self, x: Any) -> list[Any]:

@@ -17,7 +17,12 @@ def utcnow() -> datetime:
 
 
 def iso(dt: datetime | None) -> str | None:
-    return None if dt is None else dt.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    """``2026-01-02T03:04:05.123456Z`` of a naive UTC time (as stored) or of an aware one (converted to UTC)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt.isoformat() + "Z"
 
 
 def canonical_json(obj: Any) -> str:

@@ -65,7 +65,7 @@ def write_head(directory: Path, envelope: dict[str, Any], sync: bool = True) -> 
     file costs an inode and a journal entry each time (about 0.4 ms here); the swap costs about 12 µs. Where the
     swap is unsupported (not Linux, or a file system without it) the temporary file and rename are used.
     """
-    data = json.dumps(envelope, indent=2, sort_keys=True).encode()
+    data = json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode() + b"\n"  # compact: the C encoder
     if sync or not _swap_in(os.fspath(directory), data):
         write_atomic(Path(directory) / HEAD_FILE, data, sync=sync)
 

@@ -240,7 +240,9 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
     def hot_read(self) -> Iterator[Tx]:
         """A read snapshot for a deletion's lookups: on a SQLite file this thread's kept connection (no pool
         checkout, no execution layer: tens of microseconds), elsewhere a Core transaction."""
-        raw = self._kept_connection("read")
+        raw = self._kept_connection("write")
+        if raw is not None and raw.in_transaction:
+            raw = self._kept_connection("read")
         if raw is None:
             with self.read_connection() as conn:
                 yield Tx(conn)
