@@ -239,7 +239,10 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
     @contextmanager
     def hot_read(self) -> Iterator[Tx]:
         """A read snapshot for a deletion's lookups: on a SQLite file this thread's kept connection (no pool
-        checkout, no execution layer: tens of microseconds), elsewhere a Core transaction."""
+        checkout, no execution layer: tens of microseconds), elsewhere a Core transaction.
+
+        The kept *write* connection reads when it is not inside a transaction: its page cache survives its own
+        commits, while a separate reader's is dropped at every commit another connection makes."""
         raw = self._kept_connection("write")
         if raw is not None and raw.in_transaction:
             raw = self._kept_connection("read")
