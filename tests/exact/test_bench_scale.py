@@ -3,7 +3,7 @@ forgets split by what their commit did to the write-ahead log, the targets judge
 
 from __future__ import annotations
 
-from unlearnkit.bench.scale import markdown, verdicts, wal_regimes
+from unlearnkit.bench.scale import markdown, steal_pct, verdicts, wal_regimes
 
 
 def test_forgets_split_by_whether_their_commit_grew_the_write_ahead_log():
@@ -47,3 +47,10 @@ def test_every_forget_is_judged_and_the_log_regimes_are_reported_beside_it():
     text = markdown(_results(1.9, 2.1, 1.25))
     assert "| …of those, commits that grew the write-ahead log (count) | 60 | 60 |" in text
     assert "| …their p50 (ms) | 2.09 | 2.31 |" in text and "**miss**" in text
+
+
+def test_host_steal_is_the_share_of_the_machine_given_to_other_guests():
+    before = [100, 0, 50, 800, 0, 0, 0, 50, 0, 0]
+    after = [200, 0, 60, 900, 0, 0, 0, 90, 0, 0]  # 100 user, 10 system, 100 idle, 40 steal
+    assert steal_pct(before, after) == 100.0 * 40 / 250
+    assert steal_pct(None, after) is None and steal_pct(before, before) is None

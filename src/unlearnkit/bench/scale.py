@@ -126,9 +126,9 @@ def _current_rss_mib() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def durable_commit_ms(directory: Path, commits: int = 100) -> float:
-    """p50 of one-row SQLite transactions in WAL mode with ``synchronous=FULL`` (the store's settings) in a
-    scratch database under ``directory``: the cost of one durable commit on that disk, the deletion's floor."""
+def durable_commit_times(directory: Path, commits: int = 100) -> list[float]:
+    """Times (ms) of one-row SQLite transactions in WAL mode with ``synchronous=FULL`` (the store's settings) in
+    a scratch database under ``directory``: one durable commit on that disk, the deletion's floor."""
     import sqlite3
 
     path = directory / "commit-baseline.db"
@@ -148,7 +148,25 @@ def durable_commit_ms(directory: Path, commits: int = 100) -> float:
         con.close()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return statistics.median(times)
+    return times
+
+
+def _cpu_ticks() -> list[int] | None:
+    """The machine's CPU time counters (``/proc/stat``: user nice system idle iowait irq softirq steal …)."""
+    try:
+        with open("/proc/stat") as fh:
+            return [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_pct(before: list[int] | None, after: list[int] | None) -> float | None:
+    """Share of the machine's CPU time between two :func:`_cpu_ticks` readings that the hypervisor gave to other
+    guests (``steal``), in %; None where the counters are unavailable or did not move."""
+    if before is None or after is None or len(before) < 8 or len(after) < 8:
+        return None
+    delta = [b - a for a, b in zip(before[:8], after[:8], strict=True)]
+    return 100.0 * delta[7] / sum(delta) if sum(delta) > 0 else None
 
 
 def _wal_path(model: Any) -> Path | None:
@@ -300,6 +318,8 @@ def measure_s3t(n: int, paths: dict[str, str], work: Path, cfg: ScaleConfig) -> 
     lat, cpu, wal_sizes = [], [], []
     wal = _wal_path(model)
     os.sync()  # the data and model files this run just wrote: flushed now, not in writeback during the timings
+    floor_before = durable_commit_times(work)  # the floor, sampled right before and right after the forgets
+    ticks = _cpu_ticks()
     for i in forget_ids:
         t0, c0 = time.perf_counter(), time.process_time()
         r = model.forget([i])
@@ -310,7 +330,11 @@ def measure_s3t(n: int, paths: dict[str, str], work: Path, cfg: ScaleConfig) -> 
     out.update({"forget_ms": lat, "forget_p50_ms": statistics.median(lat), "forget_p90_ms": _pct(lat, 0.9)})
     out["forget_cpu_p50_ms"] = statistics.median(cpu)  # CPU time: what the deletion costs on an idle machine
     out.update(wal_regimes(lat, wal_sizes))
-    out["durable_commit_ms"] = durable_commit_ms(work)  # the floor: one synced SQLite commit on the same disk
+    out["host_steal_pct"] = steal_pct(ticks, _cpu_ticks())  # CPU time the hypervisor gave to others meanwhile
+    floor_after = durable_commit_times(work)
+    out["durable_commit_before_ms"] = statistics.median(floor_before)
+    out["durable_commit_after_ms"] = statistics.median(floor_after)
+    out["durable_commit_ms"] = statistics.median(floor_before + floor_after)  # one synced commit, same disk
     out["forget_over_commit"] = out["forget_p50_ms"] / out["durable_commit_ms"]
     model.close()
     del model
@@ -636,6 +660,9 @@ def markdown(results: dict) -> str:
         row("…commits that reused it (count)", "s3t", "forget_wal_reused", digits=0),
         row("…their p50 (ms)", "s3t", "forget_wal_reused_p50_ms"),
         row("one durable SQLite commit, same disk, p50 (ms)", "s3t", "durable_commit_ms", digits=3),
+        row("…just before the forgets", "s3t", "durable_commit_before_ms", digits=3),
+        row("…just after them", "s3t", "durable_commit_after_ms", digits=3),
+        row("host CPU steal during the forgets (% of the machine)", "s3t", "host_steal_pct", digits=1),
         row("S3T `forget` ÷ one durable commit", "s3t", "forget_over_commit", digits=1),
         row("`unlearnkit forget` as a process (s)", "s3t", "cli_forget_median_s"),
         row("`unlearnkit forget` process CPU (s)", "s3t", "cli_forget_cpu_median_s"),
