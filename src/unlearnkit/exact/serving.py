@@ -225,7 +225,8 @@ class ServingMixin:
         return 2048 if isinstance(self.spec_, BuiltinBackbone) else 64
 
     def _logits(self, x: Any) -> list[torch.Tensor]:
-        """The served shards' logits as inference tensors (read-only outside inference mode)."""
+        """The served shards' logits as inference tensors (functional ops such as the aggregation work on them
+        anywhere; changing them in place outside inference mode does not)."""
         self._check_fitted()
         if self.spec_.task == "causal-lm":
             raise ConfigError("a causal-LM model serves text: use unlearnkit.exact.EnsembleLM(model).generate(...)")
@@ -244,13 +245,9 @@ class ServingMixin:
 
     def predict_proba(self, x: Any) -> np.ndarray:
         """Aggregated class probabilities of the served shards, shape (n, C)."""
-        import torch
-
         if self.is_regression_:  # type: ignore[attr-defined]
             raise ConfigError("a regression model has no class probabilities: use predict() for its values")
-        logits = self._logits(x)
-        with torch.inference_mode():
-            return aggregate(logits, self.aggregation_).numpy()
+        return aggregate(self._logits(x), self.aggregation_).numpy()
 
     @property
     def public_fallback_(self) -> nn.Module | None:
@@ -277,8 +274,7 @@ class ServingMixin:
         if modules:
             logits = [forward(m, t, bs) for m in modules]
             regression = self.is_regression_  # type: ignore[attr-defined]
-            with torch.inference_mode():
-                out = aggregate_values(logits) if regression else aggregate(logits, self.aggregation_)  # type: ignore[attr-defined]
+            out = aggregate_values(logits) if regression else aggregate(logits, self.aggregation_)  # type: ignore[attr-defined]
             return out.numpy(), snap.version, "exact:ensemble"  # type: ignore[union-attr]
         model = self.public_fallback_ if fallback else None
         if model is None:
@@ -291,12 +287,8 @@ class ServingMixin:
 
     def predict(self, x: Any) -> np.ndarray:
         """Predicted classes, or for regression the mean of the served shards' outputs (values, shape (n,))."""
-        import torch
-
         if self.is_regression_:  # type: ignore[attr-defined]
-            logits = self._logits(x)
-            with torch.inference_mode():
-                return aggregate_values(logits).numpy()
+            return aggregate_values(self._logits(x)).numpy()
         return self.predict_proba(x).argmax(axis=1)
 
     def predict_labels(self, x: Any) -> list[Any]:

@@ -64,7 +64,7 @@ def _fingerprint(ids: np.ndarray, x: np.ndarray, y: np.ndarray, key: bytes) -> s
 
 
 _samples = Sample.__table__
-#: a deletion's lookup of the rows it names, built once (see ``unlearnkit.lineage.store`` on statement reuse)
+#: a deletion's lookup of the rows it names, built once (see ``unlearnkit.lineage._prepared``)
 _ROW_COLUMNS = (_samples.c.id, _samples.c.shard, _samples.c.slice, _samples.c.status, _samples.c.content_hash)
 _SAMPLE_ROWS = select(*_ROW_COLUMNS).where(_samples.c.id.in_(bindparam("ids", expanding=True)))
 _SAMPLE_ROW = Prepared(select(*_ROW_COLUMNS).where(_samples.c.id == bindparam("b_id")))  # SQLite, a few ids
