@@ -22,11 +22,12 @@ class Base(DeclarativeBase):
 class Sample(Base):
     __tablename__ = "samples"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    owner_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
+    owner_hmac: Mapped[str | None] = mapped_column(String(64))  # indexed where set (below)
     content_hash: Mapped[str] = mapped_column(String(64))
     shard: Mapped[int] = mapped_column(Integer)
     slice: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="active", index=True)  # active | deleted
+    # active | deleted; indexed for the deleted rows only (``ix_samples_deleted`` below)
+    status: Mapped[str] = mapped_column(String(16), default="active")
     deleted_by: Mapped[str | None] = mapped_column(ForeignKey("deletion_requests.id"))
     deleted_at: Mapped[datetime | None]
 
@@ -117,7 +118,7 @@ class ModelVersion(Base):
 class DeletionRequest(Base):
     __tablename__ = "deletion_requests"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    external_ref: Mapped[str | None] = mapped_column(String(256), unique=True)
+    external_ref: Mapped[str | None] = mapped_column(String(256))  # unique where set (index below)
     kind: Mapped[str] = mapped_column(String(16))  # ids | owner
     owner_hmac: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), index=True)  # received | deactivated | completed | failed
@@ -130,6 +131,9 @@ class DeletionRequest(Base):
 
 class RequestItem(Base):
     __tablename__ = "request_items"
+    # SQLite: the rows live in their primary-key tree (small rows; a second tree per table cost each deletion
+    # another page write)
+    __table_args__ = ({"sqlite_with_rowid": False},)
     request_id: Mapped[str] = mapped_column(ForeignKey("deletion_requests.id"), primary_key=True)
     sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), primary_key=True)
     already_deleted: Mapped[bool] = mapped_column(default=False)
@@ -156,3 +160,22 @@ class MetaRow(Base):
 
 
 Index("ix_request_items_sample", RequestItem.sample_id)
+
+# Partial indexes: a deletion writes one index page where full indexes wrote three. Every lookup by status asks
+# for the deleted rows (the lineage check on load, ``deleted_ids``), so the active majority need not be indexed
+# at all (a smaller store, a faster ingest); owners and external references are looked up by value, so rows
+# without one (most, in many stores) add no entry, and the reference stays unique where set. SQLite and
+# PostgreSQL use these indexes for ``status = ?``, ``owner_hmac = ?`` and ``external_ref = ?`` with bound
+# values. Stores made before keep their full indexes, which answer the same queries.
+_HAS_OWNER = Sample.owner_hmac.is_not(None)
+Index("ix_samples_owner_hmac", Sample.owner_hmac, sqlite_where=_HAS_OWNER, postgresql_where=_HAS_OWNER)
+_DELETED = Sample.status == "deleted"
+Index("ix_samples_deleted", Sample.status, sqlite_where=_DELETED, postgresql_where=_DELETED)
+_HAS_REF = DeletionRequest.external_ref.is_not(None)
+Index(
+    "ux_deletion_requests_external_ref",
+    DeletionRequest.external_ref,
+    unique=True,
+    sqlite_where=_HAS_REF,
+    postgresql_where=_HAS_REF,
+)

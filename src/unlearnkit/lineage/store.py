@@ -45,6 +45,13 @@ _quoted = encode_basestring_ascii  # json.dumps of a str (ensure_ascii), without
 __all__ = ["AuditReport", "CheckpointInfo", "LineageStore", "canonical_json", "event_hash", "iso", "utcnow"]
 
 CHAIN_ALG = "hmac-sha256"  # legacy stores (no `audit_chain` meta row) chain with plain sha256
+# SQLite's write-ahead log is checkpointed once it holds this many pages (SQLite's default: 1000). Until its first
+# checkpoint after a process opens the store, each commit appends past the log's end, and the size change makes
+# the commit's fsync also flush the file system's journal (a second device flush); after it, commits rewrite the
+# log from its start at the same size. A deletion writes about 14 pages, so a 2 MiB log ends that phase after
+# about 36 deletions instead of 70; measured in one process, 400 deletions once it ended cost the same with
+# either limit (p50 1.72 ms against 1.74; mean 1.78 against 1.83), the extra checkpoints being small.
+WAL_CHECKPOINT_PAGES = 512
 
 # Statements of the deletion fast path, built once (see unlearnkit.lineage._prepared: raw on SQLite)
 _meta, _serving = MetaRow.__table__, Serving.__table__
@@ -152,6 +159,7 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
                 cur.execute("PRAGMA foreign_keys=ON")
                 if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
                     cur.execute("PRAGMA journal_mode=WAL")
+                    cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
                 cur.execute("PRAGMA synchronous=FULL")
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
