@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import math
 import re
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 
 from unlearnkit.data.dataset import INT64_MAX, INT64_MIN, IdDataset
 from unlearnkit.errors import DataError
+from unlearnkit.runtime.memory import release_free_memory
 
 #: An inferred label set (max(label)+1) larger than this is refused: a typo'd label would silently build a
 #: huge head (one label of 1000000 made a 497 MB model). Declare the class count to go beyond it.
@@ -462,7 +462,7 @@ def load_table(
     del idss, ys
     x = into[:seen] if into is not None else _stack(xs)
     del xs, into
-    _release_arrow_memory()
+    release_free_memory()  # the read's batches, freed: not under the caller's next phase
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     dup = np.nonzero(sorted_ids[1:] == sorted_ids[:-1])[0]
@@ -509,13 +509,6 @@ def _stack(parts: list[np.ndarray]) -> np.ndarray:
         k += len(part)
         del part
     return out
-
-
-def _release_arrow_memory() -> None:
-    """Hand the memory pyarrow's allocator kept from reading back to the system (it holds freed blocks)."""
-    pa = sys.modules.get("pyarrow")  # never imported just for this
-    if pa is not None:
-        pa.default_memory_pool().release_unused()
 
 
 def _feature_names(path: Path, require_label: bool) -> list[str]:

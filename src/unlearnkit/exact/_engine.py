@@ -32,6 +32,7 @@ from unlearnkit.models.lora import (
     snapshot,
     zero_lora,
 )
+from unlearnkit.runtime.memory import release_free_memory
 
 if TYPE_CHECKING:
     import torch
@@ -159,6 +160,7 @@ def run_shard_task(task: ShardTask) -> dict[Prefix, NodeResult]:
         for p in params.values():
             p.requires_grad_(False)
         del x, y
+        release_free_memory()  # the job's rows and batches, freed: the next job reads a longer prefix on top
         tensors = snapshot(params)
         nodes[job.prefix] = tensors
         out[job.prefix] = NodeResult(tensors, losses, time.perf_counter() - t0)

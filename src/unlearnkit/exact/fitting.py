@@ -24,6 +24,7 @@ from unlearnkit.lineage.store import iso, utcnow
 from unlearnkit.models.backbones import BuiltinBackbone, resolve_backbone
 from unlearnkit.models.backbones.card import write_model_card
 from unlearnkit.models.lora import LoraSpec, layer_blocks
+from unlearnkit.runtime.memory import release_free_memory
 
 if TYPE_CHECKING:
     from unlearnkit.data.dataset import IdDataset
@@ -155,6 +156,7 @@ class FittingMixin:
         shard, sl = assign_arrays(data, salt, self.shards, self.slices, sharding)
         held = HeldSpec(data.num_features, "<f4" if data.is_regression else "<i8", held_key(pepper))
         HeldData(work, held).write(data.ids.numpy(), data.y.numpy(), data.x.numpy(), shard, sl)
+        release_free_memory()  # the cells' record buffers, freed: not under the ingest and the training
         config = {
             "kind": self.kind,
             "params": self.get_params(),
@@ -181,6 +183,7 @@ class FittingMixin:
         self._require_store()
         self.store.ingest(data, (shard, sl))
         del shard, sl
+        release_free_memory()  # the ingest's batches, likewise
         self.store.set_meta("strategy", self.kind)
         self._train_shards(list(range(self.shards)), reason="fit")
         self._sign_files(work)
