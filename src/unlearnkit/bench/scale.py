@@ -492,6 +492,8 @@ def run_scale_bench(out: Path, cfg: ScaleConfig, work: Path | None = None, log: 
 
     cfg.validate()
     out.mkdir(parents=True, exist_ok=True)
+    if work is not None:
+        work.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="unlearnkit-scale.", dir=work))
     started = time.perf_counter()
     results: dict[str, Any] = {"config": asdict(cfg), "sizes": {}, "machine": _machine()}
