@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
 from unlearnkit.runtime import memory
-from unlearnkit.runtime.memory import release_free_memory
+from unlearnkit.runtime.memory import release_free_memory, resident_bytes
 
 MiB = 1 << 20
-
-
-def _rss() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def test_release_runs_anywhere():
@@ -25,15 +18,15 @@ def test_release_runs_anywhere():
 
 @pytest.mark.skipif(memory._malloc_trim() is None, reason="needs glibc's malloc_trim")
 def test_freed_heap_blocks_go_back_to_the_system():
-    start = _rss()
+    start = resident_bytes()
     big = np.ones(16 * MiB, dtype=np.uint8)
     del big  # freeing a 16 MiB mapping raises glibc's mmap threshold: 1 MiB blocks now come from the heap
     blocks = [np.ones(MiB, dtype=np.uint8) for _ in range(64)]
     keep = blocks.pop()  # allocated last: pins the heap's top, so free() cannot shrink the heap by itself
     del blocks
-    retained = _rss() - start
+    retained = resident_bytes() - start
     if retained < 32 * MiB:
         pytest.skip(f"this C heap returned the freed blocks by itself ({retained / MiB:.0f} MiB kept)")
     release_free_memory()
-    assert _rss() - start < retained - 32 * MiB  # most of the 63 freed MiB are no longer resident
+    assert resident_bytes() - start < retained - 32 * MiB  # most of the 63 freed MiB are no longer resident
     assert keep[0] == 1  # the live block is untouched

@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from unlearnkit.runtime.memory import resident_bytes
+
 PARTS = ("s3t", "sisa", "retrain")
 
 
@@ -122,8 +124,7 @@ def _rss_mib() -> float:
 
 
 def _current_rss_mib() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return resident_bytes() / 2**20
 
 
 def durable_commit_times(directory: Path, commits: int = 100) -> list[float]:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["release_free_memory"]
+__all__ = ["release_free_memory", "resident_bytes"]
 
 
 @functools.cache
@@ -39,3 +40,9 @@ def release_free_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def resident_bytes() -> int:
+    """This process's resident set size now (Linux ``/proc/self/statm``)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
