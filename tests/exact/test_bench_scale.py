@@ -3,7 +3,7 @@ forgets split by what their commit did to the write-ahead log, the targets judge
 
 from __future__ import annotations
 
-from unlearnkit.bench.scale import markdown, steal_pct, verdicts, wal_regimes
+from unlearnkit.bench.scale import host_reference_ms, markdown, steal_pct, verdicts, wal_regimes
 
 
 def test_forgets_split_by_whether_their_commit_grew_the_write_ahead_log():
@@ -29,6 +29,7 @@ def _results(p50_10k: float, p50_1m: float, one_row: float) -> dict:
             "forget_wal_grew_p50_ms": p50 * 1.1,
             "forget_wal_reused": 40,
             "forget_wal_reused_p50_ms": p50 * 0.9,
+            "host_reference_ms": 20.0 * p50,  # a slower host: a slower reference and a slower forget
         }
 
     cfg = dict(features=32, classes=6, seed=0, shards=3, slices=4, budget=4, epochs=1, predict_rows=1000)
@@ -47,6 +48,7 @@ def test_every_forget_is_judged_and_the_log_regimes_are_reported_beside_it():
     text = markdown(_results(1.9, 2.1, 1.25))
     assert "| …of those, commits that grew the write-ahead log (count) | 60 | 60 |" in text
     assert "| …their p50 (ms) | 2.09 | 2.31 |" in text and "**miss**" in text
+    assert "| fixed reference workload around the forgets, CPU (ms; higher = slower host) | 38.00 | 42.00 |" in text
 
 
 def test_host_steal_is_the_share_of_the_machine_given_to_other_guests():
@@ -54,3 +56,8 @@ def test_host_steal_is_the_share_of_the_machine_given_to_other_guests():
     after = [200, 0, 60, 900, 0, 0, 0, 90, 0, 0]  # 100 user, 10 system, 100 idle, 40 steal
     assert steal_pct(before, after) == 100.0 * 40 / 250
     assert steal_pct(None, after) is None and steal_pct(before, before) is None
+
+
+def test_the_host_reference_is_cpu_time_of_fixed_work():
+    small, large = host_reference_ms(repeats=3, records=200), host_reference_ms(repeats=3, records=4000)
+    assert 0 < small < large  # the same work every time: it grows with the records, not with anything measured

@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import TINY
+from tests.lineage_guard import refused_by_commit_guard
 from unlearnkit.exact import S3T, load_strategy
 from unlearnkit.lineage import LineageStore
+from unlearnkit.lineage.requests import _TAINTED_OF
 from unlearnkit.lineage.schema import DeletionRequest, Sample
 from unlearnkit.lineage.store import WAL_CHECKPOINT_PAGES
 
@@ -117,3 +119,45 @@ def test_a_single_id_deletion_writes_one_page_per_tree_it_changes(model_dir: Pat
     assert per_tree["samples"] == 1 and per_tree["request_items"] == 1
     assert not [t for t in per_tree if t.startswith("sqlite_autoindex_request_items")]  # rows in their key tree
     assert "sqlite_autoindex_deletion_requests_2" not in per_tree  # no external reference, no index entry
+
+
+def _hot_plan(store: LineageStore) -> str:
+    sql, args = _TAINTED_OF.sqlite(store.engine.dialect)
+    con = store._kept_connection("read")
+    return " | ".join(str(r[-1]) for r in con.execute(f"EXPLAIN QUERY PLAN {sql}", args({"b_id": 1})).fetchall())
+
+
+def test_the_commit_lineage_check_reads_from_the_deleted_sample(model_dir: Path, tmp_path: Path):
+    """Sample → its slice generations → the checkpoints trained on them: a few probes whatever the number of
+    checkpoints, never a walk over every active one."""
+    m = load_strategy(load_strategy(model_dir).save(tmp_path / "m"))
+    try:
+        plan = _hot_plan(m.store)
+    finally:
+        m.close()
+    assert plan.index("ix_slice_members_sample_id") < plan.index("ix_checkpoint_slices_slice")
+    assert "ix_checkpoints_status" not in plan and "SCAN" not in plan
+
+
+def test_a_store_made_before_the_slice_index_gets_it_on_open(model_dir: Path, tmp_path: Path):
+    d = load_strategy(model_dir).save(tmp_path / "m")
+    con = sqlite3.connect(d / "lineage.db")
+    con.execute("DROP INDEX ix_checkpoint_slices_slice")  # as an earlier version made it
+    con.commit()
+    con.close()
+    m = load_strategy(d)
+    try:
+        assert "ix_checkpoint_slices_slice" in _hot_plan(m.store)
+        m.forget([sorted(m.assignment_)[0]])
+    finally:
+        m.close()
+
+
+def test_a_commit_that_would_leave_a_tainted_checkpoint_active_is_refused(model_dir: Path, tmp_path: Path):
+    """The store's own guard: a plan that forgets to retire the checkpoints trained on a deleted id (a strategy
+    bug) is refused inside the commit, and nothing of it is written."""
+    m = load_strategy(load_strategy(model_dir).save(tmp_path / "m"))
+    try:
+        refused_by_commit_guard(m.store, sorted(m.assignment_)[0])
+    finally:
+        m.close()

@@ -72,3 +72,19 @@ def test_openapi_fuzz_on_postgres(pg_model: tuple[Path, str], make_client):
     c = make_client(model_dir, db_url=url, run_worker=False, max_ids=50, max_instances=16)
     statuses = fuzz_openapi(c.app, max_examples=15)
     assert statuses[200] > 10 and set(statuses) < set(range(200, 500)), statuses
+
+
+def test_commit_lineage_guard_on_postgres(pg_model: tuple[Path, str]):
+    """The guard inside a deletion's commit, in its PostgreSQL form (the Core join, not SQLite's spelled-out
+    order): a plan that leaves a checkpoint trained on the id active is refused and writes nothing."""
+    from tests.lineage_guard import refused_by_commit_guard
+    from unlearnkit.exact import load_strategy
+
+    model_dir, url = pg_model
+    m = load_strategy(model_dir, db_url=url)
+    try:
+        assert m.store.engine.dialect.name == "postgresql"
+        refused_by_commit_guard(m.store, sorted(m.assignment_)[0])
+        assert m.forget([sorted(m.assignment_)[0]]).count == 1  # the real plan retires them: accepted
+    finally:
+        m.close()

@@ -20,6 +20,7 @@ same run on the same machine; nothing here is a test.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -150,6 +151,21 @@ def durable_commit_times(directory: Path, commits: int = 100) -> list[float]:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     return times
+
+
+def host_reference_ms(repeats: int = 5, records: int = 4000) -> float:
+    """CPU time (ms, median of ``repeats``) of a fixed workload like a deletion's own Python work: ``records``
+    small dicts encoded as sorted JSON and hashed with SHA-256. The same work at every size and in every run, so
+    it gauges the host at that moment: a shared virtual machine's CPU speed varies by 1.5–2× from minute to
+    minute without any steal being counted, and a slower reference next to a slower deletion is the host."""
+    times = []
+    for _ in range(repeats):
+        c0 = time.process_time()
+        for i in range(records):
+            text = json.dumps({"id": i, "cells": [i % 3, i % 4], "state": "deleted"}, sort_keys=True)
+            hashlib.sha256(text.encode()).hexdigest()
+        times.append((time.process_time() - c0) * 1000)
+    return statistics.median(times)
 
 
 def _cpu_ticks() -> list[int] | None:
@@ -320,6 +336,7 @@ def measure_s3t(n: int, paths: dict[str, str], work: Path, cfg: ScaleConfig) -> 
     wal = _wal_path(model)
     os.sync()  # the data and model files this run just wrote: flushed now, not in writeback during the timings
     floor_before = durable_commit_times(work)  # the floor, sampled right before and right after the forgets
+    reference_before = host_reference_ms()
     ticks = _cpu_ticks()
     for i in forget_ids:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -332,6 +349,8 @@ def measure_s3t(n: int, paths: dict[str, str], work: Path, cfg: ScaleConfig) -> 
     out["forget_cpu_p50_ms"] = statistics.median(cpu)  # CPU time: what the deletion costs on an idle machine
     out.update(wal_regimes(lat, wal_sizes))
     out["host_steal_pct"] = steal_pct(ticks, _cpu_ticks())  # CPU time the hypervisor gave to others meanwhile
+    out["host_reference_before_ms"], out["host_reference_after_ms"] = reference_before, host_reference_ms()
+    out["host_reference_ms"] = (reference_before + out["host_reference_after_ms"]) / 2
     floor_after = durable_commit_times(work)
     out["durable_commit_before_ms"] = statistics.median(floor_before)
     out["durable_commit_after_ms"] = statistics.median(floor_after)
@@ -666,6 +685,7 @@ def markdown(results: dict) -> str:
         row("…just before the forgets", "s3t", "durable_commit_before_ms", digits=3),
         row("…just after them", "s3t", "durable_commit_after_ms", digits=3),
         row("host CPU steal during the forgets (% of the machine)", "s3t", "host_steal_pct", digits=1),
+        row("fixed reference workload around the forgets, CPU (ms; higher = slower host)", "s3t", "host_reference_ms"),
         row("S3T `forget` ÷ one durable commit", "s3t", "forget_over_commit", digits=1),
         row("`unlearnkit forget` as a process (s)", "s3t", "cli_forget_median_s"),
         row("`unlearnkit forget` process CPU (s)", "s3t", "cli_forget_cpu_median_s"),

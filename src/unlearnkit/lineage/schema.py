@@ -160,6 +160,11 @@ class MetaRow(Base):
 
 
 Index("ix_request_items_sample", RequestItem.sample_id)
+# the checkpoints trained on a slice generation: a deletion's lineage check goes sample → slice → checkpoints
+# (the primary key, checkpoint first, answers the other direction)
+IX_CHECKPOINT_SLICES_SLICE = Index("ix_checkpoint_slices_slice", CheckpointSlice.slice_row)
+#: indexes added after stores existed: :class:`~unlearnkit.lineage.store.LineageStore` creates them on open
+ADDED_INDEXES = (IX_CHECKPOINT_SLICES_SLICE,)
 
 # Partial indexes: a deletion writes one index page where full indexes wrote three. Every lookup by status asks
 # for the deleted rows (the lineage check on load, ``deleted_ids``), so the active majority need not be indexed

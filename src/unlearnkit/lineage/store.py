@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from unlearnkit.lineage._prepared import Prepared, Tx, dialect_insert, tx_of
@@ -31,6 +33,7 @@ from unlearnkit.lineage.checkpoint_rows import CheckpointInfo, CheckpointMixin, 
 from unlearnkit.lineage.requests import RequestMixin
 from unlearnkit.lineage.samples import SampleMixin
 from unlearnkit.lineage.schema import (
+    ADDED_INDEXES,
     SCHEMA_VERSION,
     AuditEvent,
     Base,
@@ -40,6 +43,7 @@ from unlearnkit.lineage.schema import (
     Serving,
 )
 
+log = logging.getLogger(__name__)
 GENESIS = "0" * 64
 _quoted = encode_basestring_ascii  # json.dumps of a str (ensure_ascii), without the encoder's set-up
 __all__ = ["AuditReport", "CheckpointInfo", "LineageStore", "canonical_json", "event_hash", "iso", "utcnow"]
@@ -137,6 +141,7 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
         self._generation = 0  # bumped when the kept connections are closed: threads then open new ones
         event.listen(self.engine, "engine_disposed", lambda _engine: self._close_kept())
         Base.metadata.create_all(self.engine)
+        self._add_missing_indexes()
         with self.session() as s:
             if s.get(MetaRow, "schema_version") is None:
                 s.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -146,6 +151,15 @@ class LineageStore(SampleMixin, CheckpointMixin, RequestMixin):
             self._chain_key = self._hmac_key("audit-chain") if chain is not None and chain.value == CHAIN_ALG else None
             self.chain_alg = chain.value if chain is not None else "sha256"
         self.last_head: tuple[int, str] | None = None
+
+    def _add_missing_indexes(self) -> None:
+        """Create the indexes a store made by an earlier version lacks (``create_all`` adds tables, not indexes
+        to existing ones). A store opened read-only keeps answering without them, only slower."""
+        for ix in ADDED_INDEXES:
+            try:
+                ix.create(self.engine, checkfirst=True)
+            except DBAPIError as exc:  # read-only file, or another process created it meanwhile
+                log.info("index %s not added: %s", ix.name, exc.orig)
 
     @staticmethod
     def _make_engine(url: str) -> Engine:
