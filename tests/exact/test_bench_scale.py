@@ -3,7 +3,11 @@ forgets split by what their commit did to the write-ahead log, the targets judge
 
 from __future__ import annotations
 
-from unlearnkit.bench.scale import host_reference_ms, markdown, steal_pct, verdicts, wal_regimes
+import pytest
+
+from unlearnkit.bench.scale import host_reference_ms, steal_pct, wal_regimes
+from unlearnkit.bench.scale_report import markdown, verdicts
+from unlearnkit.errors import ConfigError
 
 
 def test_forgets_split_by_whether_their_commit_grew_the_write_ahead_log():
@@ -61,3 +65,55 @@ def test_host_steal_is_the_share_of_the_machine_given_to_other_guests():
 def test_the_host_reference_is_cpu_time_of_fixed_work():
     small, large = host_reference_ms(repeats=3, records=200), host_reference_ms(repeats=3, records=4000)
     assert 0 < small < large  # the same work every time: it grows with the records, not with anything measured
+
+
+def _with_interleaved(results: dict, p50s: dict[int, float]) -> dict:
+    sizes = {
+        str(n): {"forget_p50_ms": v, "forget_cpu_p50_ms": v * 0.8, "round_p50_ms": [v, v]} for n, v in p50s.items()
+    }
+    rounds = {"rounds": 2, "round_forgets": 5, "host_reference_ms": [20.0, 30.0]}
+    return {**results, "interleaved": {**rounds, "sizes": sizes}}
+
+
+def test_the_forget_targets_are_judged_on_the_interleaved_rounds_when_every_size_has_them():
+    one_after_another = _results(1.9, 2.6, 1.1)  # a slow minute on the largest size
+    assert {v["target"]: v["pass"] for v in verdicts(one_after_another)}["s3t_p50"] is False
+    both = _with_interleaved(one_after_another, {10_000: 1.7, 1_000_000: 1.6})
+    judged = {v["target"]: v for v in verdicts(both)}
+    assert judged["s3t_p50"]["pass"] and judged["s3t_flat"]["pass"]
+    assert judged["s3t_p50"]["measured"].startswith("sizes interleaved, 2 rounds × 5 forgets: 10k: 1.70 ms")
+    assert "one size after another: 10k: 1.90 ms, 1M: 2.60 ms" in judged["s3t_p50"]["measured"]
+    slow = _with_interleaved(one_after_another, {10_000: 1.7, 1_000_000: 2.2})
+    assert {v["target"]: v["pass"] for v in verdicts(slow)}["s3t_p50"] is False
+    partial = _with_interleaved(one_after_another, {10_000: 1.7})  # a size without rounds: the parts decide
+    assert {v["target"]: v["pass"] for v in verdicts(partial)}["s3t_p50"] is False
+    text = markdown(both)
+    assert "| S3T `forget` 1 id, sizes interleaved in rounds: p50 (ms) | 1.70 | 1.60 |" in text
+    assert "the reference workload before each round: 20.00–30.00 ms CPU" in text
+    failed = markdown({**one_after_another, "interleaved": {"error": "boom"}})
+    assert "- interleaved forgets: boom" in failed
+
+
+def test_interleaved_forgets_alternate_the_sizes_on_fresh_ids(tmp_path):
+    from unlearnkit.bench.scale import ScaleConfig, _load, _params, measure_interleaved, write_data
+    from unlearnkit.exact import S3T, load_strategy
+
+    cfg = ScaleConfig(forgets=3, cli_forgets=0, service_requests=0, rounds=2, round_forgets=3, public=200)
+    models = {}
+    for n in (300, 600):
+        train, public, _ = _load(write_data(tmp_path / f"data-{n}", n, cfg), cfg)
+        d = tmp_path / f"s3t-{n}"
+        S3T(shards=cfg.shards, slices=cfg.slices, budget=cfg.budget, **_params(cfg)).fit(train, public, directory=d)
+        models[n] = d
+    out = measure_interleaved(models, cfg)
+    assert out["rounds"] == 2 and len(out["host_reference_ms"]) == 2
+    for n, d in models.items():
+        got = out["sizes"][str(n)]
+        assert len(got["forget_ms"]) == 6 and len(got["round_p50_ms"]) == 2 and got["forget_p50_ms"] > 0
+        m = load_strategy(d)
+        try:
+            assert len(m.store.deleted_ids()) == 6 and not m.pending_retrain()  # every one on the fast path
+        finally:
+            m.close()
+    with pytest.raises(ConfigError, match="interleaved forgets; lower --rounds"):
+        measure_interleaved(models, ScaleConfig(rounds=50, round_forgets=50, public=200))

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from unlearnkit.bench.scale_report import markdown, plot, verdicts
 from unlearnkit.runtime.memory import resident_bytes
 
 PARTS = ("s3t", "sisa", "retrain")
@@ -51,6 +52,8 @@ class ScaleConfig:
     budget: int = 4
     epochs: int = 1
     forgets: int = 100  # in-process S3T single-id forgets per size (the first few are cold: a stable p50)
+    rounds: int = 8  # then every size's S3T model open in one process, forgets interleaved: rounds ×
+    round_forgets: int = 15  # this many per size and round (rounds=0: not measured)
     cli_forgets: int = 3  # `unlearnkit forget` processes per size
     sisa_forgets: int = 2
     service_requests: int = 24  # per service mode (group commit on / off)
@@ -68,17 +71,8 @@ class ScaleConfig:
         unknown = set(self.parts) - set(PARTS)
         if unknown:
             raise ConfigError(f"unknown parts {sorted(unknown)}: choose from {', '.join(PARTS)}")
-
-
-#: the issue's targets: (key, description, predicate over the results, how the number is shown)
-TARGETS = (
-    ("s3t_p50", "S3T in-process forget p50 ≤ 2 ms at every N"),
-    ("s3t_flat", "S3T forget p50 at the largest N ≤ 2× at the smallest"),
-    ("cli", "`unlearnkit forget` process < 2 s at the largest N"),
-    ("ingest", "lineage ingest ≥ 50k samples/s"),
-    ("rss", "training RSS growth ≤ 2× the float32 data"),
-    ("predict", "S3T predict ≤ 1.2× the plain ensemble"),
-)
+        if self.rounds < 0 or self.round_forgets < 1:
+            raise ConfigError(f"rounds must be ≥ 0 and round_forgets ≥ 1, got {self.rounds} and {self.round_forgets}")
 
 
 # -- data ------------------------------------------------------------------------------------------------------
@@ -499,7 +493,70 @@ def measure_retraining(kind: str, n: int, paths: dict[str, str], work: Path, cfg
     }
 
 
+def measure_interleaved(models: dict[int, Path], cfg: ScaleConfig) -> dict[str, Any]:
+    """Single-id S3T forgets with the sizes interleaved: every size's model (as its own part left it) open in one
+    process, ``rounds`` rounds of ``round_forgets`` forgets per size, the order of the sizes rotated each round,
+    the reference workload (:func:`host_reference_ms`) measured before each round.
+
+    The host's speed drifts from minute to minute; measured one size after another (:func:`measure_s3t`), a slow
+    minute lands on one size and looks like a cost of N. Interleaved, every size meets the same host, so the
+    comparison across N is fair and each p50 pools every round. The ids are fresh (after those the parts used),
+    from the same cells as :func:`measure_s3t`'s, and the first forget of each model (cold) is counted too.
+    """
+    from unlearnkit.context import RunContext
+    from unlearnkit.errors import ConfigError
+    from unlearnkit.exact import load_strategy
+
+    RunContext()
+    used = math.ceil(cfg.forgets / cfg.shards) + cfg.cli_forgets + 2 * cfg.service_requests  # per shard, by the parts
+    opened = {n: load_strategy(d) for n, d in sorted(models.items())}
+    need = math.ceil(cfg.rounds * cfg.round_forgets / cfg.shards)
+    queue = {n: _cells(m, n, per_shard=need, skip=used)[::-1] for n, m in opened.items()}  # popped from the end
+    for n, q in queue.items():
+        if len(q) < cfg.rounds * cfg.round_forgets:
+            for m in opened.values():
+                m.close()
+            raise ConfigError(
+                f"N={n}: {len(q)} fresh ids in the deleted cells for {cfg.rounds} × {cfg.round_forgets} interleaved "
+                "forgets; lower --rounds or --round-forgets"
+            )
+    lat: dict[int, list[float]] = {n: [] for n in opened}
+    cpu: dict[int, list[float]] = {n: [] for n in opened}
+    per_round: dict[int, list[float]] = {n: [] for n in opened}
+    refs, order = [], sorted(opened)
+    try:
+        for r in range(cfg.rounds):
+            refs.append(host_reference_ms(repeats=3))
+            for n in order[r % len(order) :] + order[: r % len(order)]:
+                this = []
+                for _ in range(cfg.round_forgets):
+                    i = queue[n].pop()
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    res = opened[n].forget([i])
+                    this.append((time.perf_counter() - t0) * 1000)
+                    cpu[n].append((time.process_time() - c0) * 1000)
+                    assert res.count == 1 and not res.retrained, res
+                lat[n] += this
+                per_round[n].append(statistics.median(this))
+    finally:
+        for m in opened.values():
+            m.close()
+    sizes = {
+        str(n): {
+            "forget_ms": lat[n],
+            "forget_p50_ms": statistics.median(lat[n]),
+            "forget_p90_ms": _pct(lat[n], 0.9),
+            "forget_cpu_p50_ms": statistics.median(cpu[n]),
+            "round_p50_ms": per_round[n],
+        }
+        for n in order
+    }
+    return {"rounds": cfg.rounds, "round_forgets": cfg.round_forgets, "host_reference_ms": refs, "sizes": sizes}
+
+
 def _child(part: str, n: int, paths: dict[str, str], work: Path, cfg: ScaleConfig) -> dict[str, Any]:
+    if part == "interleaved":
+        return measure_interleaved({int(k): Path(v) for k, v in paths.items()}, cfg)
     if part == "s3t":
         return measure_s3t(n, paths, work, cfg)
     return measure_retraining(part, n, paths, work, cfg)
@@ -517,6 +574,7 @@ def run_scale_bench(out: Path, cfg: ScaleConfig, work: Path | None = None, log: 
     scratch = Path(tempfile.mkdtemp(prefix="unlearnkit-scale.", dir=work))
     started = time.perf_counter()
     results: dict[str, Any] = {"config": asdict(cfg), "sizes": {}, "machine": _machine()}
+    kept: dict[int, str] = {}  # size → its S3T model directory
     try:
         for n in cfg.sizes:
             size_dir = scratch / f"n{n}"
@@ -528,7 +586,13 @@ def run_scale_bench(out: Path, cfg: ScaleConfig, work: Path | None = None, log: 
                 row[part] = _run_child(part, n, paths, size_dir, cfg)
                 _save(out, results | {"sizes": {**results["sizes"], str(n): row}}, cfg, partial=True)
             results["sizes"][str(n)] = row
+            if cfg.rounds and "error" not in row.get("s3t", {"error": "not run"}):  # kept for the interleaved part
+                (scratch / "kept").mkdir(exist_ok=True)
+                kept[n] = str(shutil.move(size_dir / f"s3t-{n}", scratch / "kept" / f"s3t-{n}"))
             shutil.rmtree(size_dir, ignore_errors=True)
+        if kept:
+            log(f"all sizes: {cfg.rounds} rounds of interleaved S3T forgets")
+            results["interleaved"] = _run_child("interleaved", 0, {str(n): d for n, d in kept.items()}, scratch, cfg)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     results["wall_seconds"] = time.perf_counter() - started
@@ -563,209 +627,6 @@ def _machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "load_at_start": [round(x, 2) for x in load]}
 
 
-# -- report ----------------------------------------------------------------------------------------------------
-def _get(results: dict, n: int, part: str, key: str) -> Any:
-    v = results["sizes"].get(str(n), {}).get(part, {})
-    return v.get(key) if isinstance(v, dict) else None
-
-
-def fit_exponent(ns: list[int], values: list[float | None]) -> float | None:
-    """Slope of log(value) against log(N) (least squares), or None with fewer than two points."""
-    pts = [(math.log(n), math.log(v)) for n, v in zip(ns, values, strict=True) if v is not None and v > 0]
-    if len(pts) < 2:
-        return None
-    mx = sum(p[0] for p in pts) / len(pts)
-    my = sum(p[1] for p in pts) / len(pts)
-    den = sum((p[0] - mx) ** 2 for p in pts)
-    return sum((p[0] - mx) * (p[1] - my) for p in pts) / den if den else None
-
-
-def verdicts(results: dict) -> list[dict[str, Any]]:
-    ns = sorted(int(n) for n in results["sizes"])
-    if not ns:
-        return []
-    lo, hi = ns[0], ns[-1]
-    out = []
-
-    def add(key: str, ok: bool | None, shown: str) -> None:
-        desc = dict(TARGETS)[key]
-        out.append({"target": key, "description": desc, "pass": ok, "measured": shown})
-
-    p50 = {n: _get(results, n, "s3t", "forget_p50_ms") for n in ns}
-    have = [v for v in p50.values() if v is not None]
-    cpu = {n: _get(results, n, "s3t", "forget_cpu_p50_ms") for n in ns}
-    add(
-        "s3t_p50",
-        all(v <= 2.0 for v in have) if have else None,
-        ", ".join(f"{_n(n)}: {_f(p50[n])} ms ({_f(cpu[n])} ms CPU)" for n in ns),
-    )
-    ratio = p50[hi] / p50[lo] if p50[hi] and p50[lo] else None
-    add("s3t_flat", ratio <= 2.0 if ratio is not None else None, f"{_f(ratio)}× ({_n(hi)} vs {_n(lo)})")
-    cli = _get(results, hi, "s3t", "cli_forget_median_s")
-    cli_cpu = _get(results, hi, "s3t", "cli_forget_cpu_median_s")
-    add("cli", cli < 2.0 if cli is not None else None, f"{_f(cli)} s at {_n(hi)} ({_f(cli_cpu)} s CPU)")
-    rates = {n: _get(results, n, "s3t", "ingest_rows_per_s") for n in ns}
-    have = [v for v in rates.values() if v is not None]
-    add(
-        "ingest",
-        min(have) >= 50_000 if have else None,
-        ", ".join(f"{_n(n)}: {_f(rates[n], 0)}/s" for n in ns),
-    )
-    rss = _get(results, hi, "s3t", "rss_growth_over_data")
-    add(
-        "rss",
-        rss <= 2.0 if rss is not None else None,
-        f"{_f(rss)}× at {_n(hi)} (peak − RSS after a 300-sample warm-up fit, over x bytes)",
-    )
-    pr = {n: _get(results, n, "s3t", "predict_batch_ratio") for n in ns}
-    one = {n: _get(results, n, "s3t", "predict_one_row_ratio") for n in ns}
-    worst = [v for v in [*pr.values(), *one.values()] if v is not None]
-    add(
-        "predict",
-        max(worst) <= 1.2 if worst else None,
-        ", ".join(f"{_n(n)}: {_f(pr[n])}× ({_f(one[n])}× one row)" for n in ns),
-    )
-    return out
-
-
-def _n(n: int) -> str:
-    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k" if n >= 1000 else str(n)
-
-
-def _f(v: Any, digits: int = 2) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float) and digits == 0:
-        return f"{v:,.0f}"
-    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
-
-
-SERIES = (
-    ("S3T forget p50, in-process (ms)", "s3t", "forget_p50_ms", 1.0),
-    ("`unlearnkit forget` process (ms)", "s3t", "cli_forget_median_s", 1000.0),
-    ("S3T forget p50, CPU (ms)", "s3t", "forget_cpu_p50_ms", 1.0),
-    ("SISA forget (ms)", "sisa", "forget_median_s", 1000.0),
-    ("Retrain forget (ms)", "retrain", "forget_median_s", 1000.0),
-    ("S3T load (ms)", "s3t", "load_s", 1000.0),
-    ("S3T fit (ms)", "s3t", "fit_s", 1000.0),
-)
-
-
-def markdown(results: dict) -> str:
-    ns = sorted(int(n) for n in results["sizes"])
-    cfg = results["config"]
-    head = "| | " + " | ".join(_n(n) for n in ns) + " |"
-    sep = "|---|" + "---|" * len(ns)
-
-    def row(label: str, part: str, key: str, scale: float = 1.0, digits: int = 2) -> str:
-        vals = []
-        for n in ns:
-            v = _get(results, n, part, key)
-            vals.append(_f(v * scale if isinstance(v, int | float) else v, digits))
-        return f"| {label} | " + " | ".join(vals) + " |"
-
-    lines = [
-        "# Scale: deletion cost against training-set size",
-        "",
-        f"Synthetic data ({cfg['features']} float32 features, {cfg['classes']} classes, seed {cfg['seed']}); "
-        f"S3T and SISA with {cfg['shards']} shards × {cfg['slices']} slices (S3T budget {cfg['budget']}), "
-        f"{cfg['epochs']} epoch per stage; each strategy and size in its own process. Machine: "
-        f"{results['machine']['cpus']} CPUs, load average at start {results['machine']['load_at_start']}.",
-        "",
-        head,
-        sep,
-        row("S3T `forget` 1 id, in-process p50 (ms)", "s3t", "forget_p50_ms"),
-        row("S3T `forget` 1 id, in-process p90 (ms)", "s3t", "forget_p90_ms"),
-        row("S3T `forget` 1 id, in-process CPU p50 (ms)", "s3t", "forget_cpu_p50_ms"),
-        row("…of those, commits that grew the write-ahead log (count)", "s3t", "forget_wal_grew", digits=0),
-        row("…their p50 (ms)", "s3t", "forget_wal_grew_p50_ms"),
-        row("…commits that reused it (count)", "s3t", "forget_wal_reused", digits=0),
-        row("…their p50 (ms)", "s3t", "forget_wal_reused_p50_ms"),
-        row("one durable SQLite commit, same disk, p50 (ms)", "s3t", "durable_commit_ms", digits=3),
-        row("…just before the forgets", "s3t", "durable_commit_before_ms", digits=3),
-        row("…just after them", "s3t", "durable_commit_after_ms", digits=3),
-        row("host CPU steal during the forgets (% of the machine)", "s3t", "host_steal_pct", digits=1),
-        row("fixed reference workload around the forgets, CPU (ms; higher = slower host)", "s3t", "host_reference_ms"),
-        row("S3T `forget` ÷ one durable commit", "s3t", "forget_over_commit", digits=1),
-        row("`unlearnkit forget` as a process (s)", "s3t", "cli_forget_median_s"),
-        row("`unlearnkit forget` process CPU (s)", "s3t", "cli_forget_cpu_median_s"),
-        row("SISA `forget` 1 id (s)", "sisa", "forget_median_s"),
-        row("Retrain `forget` 1 id (s)", "retrain", "forget_median_s"),
-        row("lineage ingest (samples/s)", "s3t", "ingest_rows_per_s", digits=0),
-        row("Parquet read, streamed (samples/s)", "s3t", "file_read_rows_per_s", digits=0),
-        row("S3T fit (s)", "s3t", "fit_s"),
-        row("S3T load (s)", "s3t", "load_s"),
-        row("S3T peak RSS (MiB)", "s3t", "peak_rss_mib", digits=0),
-        row("one-time imports before the baseline (MiB, not counted)", "s3t", "import_rss_mib", digits=0),
-        row("float32 data (MiB)", "s3t", "data_mib", digits=0),
-        row("S3T RSS growth ÷ data", "s3t", "rss_growth_over_data"),
-        row("SISA peak RSS (MiB)", "sisa", "peak_rss_mib", digits=0),
-        row("S3T disk (MiB)", "s3t", "disk_bytes", scale=1 / 2**20, digits=1),
-        row("service deletions/s, group commit", "s3t", "service_group_deletions_per_s", digits=1),
-        row("service deletions/s, one by one", "s3t", "service_single_deletions_per_s", digits=1),
-        row("group-commit speed-up", "s3t", "service_group_speedup"),
-        row(f"S3T predict {cfg['predict_rows']} rows (ms)", "s3t", "predict_batch_ms"),
-        row("plain ensemble, same modules (ms)", "s3t", "plain_batch_ms"),
-        row("predict ÷ plain, batch", "s3t", "predict_batch_ratio"),
-        row("predict ÷ plain, one row", "s3t", "predict_one_row_ratio"),
-    ]
-    ratios = []
-    for n in ns:
-        rt = _get(results, n, "retrain", "forget_median_s")
-        s3 = _get(results, n, "s3t", "forget_p50_ms")
-        ratios.append(_f(rt / (s3 / 1000), 0) if rt and s3 else "—")
-    lines.append("| Retrain ÷ S3T deletion time | " + " | ".join(ratios) + " |")
-    errors = [
-        f"- N={n} {part}: {v['error'][:300]}"
-        for n in ns
-        for part, v in results["sizes"][str(n)].items()
-        if isinstance(v, dict) and "error" in v
-    ]
-    if errors:
-        lines += ["", "Failed parts:", *errors]
-    lines += ["", "## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
-    for v in verdicts(results):
-        verdict = "n/a" if v["pass"] is None else ("pass" if v["pass"] else "**miss**")
-        lines.append(f"| {v['description']} | {v['measured']} | {verdict} |")
-    lines += ["", "## Fitted exponents (cost ∝ N^k)", "", "| cost | k |", "|---|---|"]
-    for label, part, key, _scale in SERIES:
-        k = fit_exponent(ns, [_get(results, n, part, key) for n in ns])
-        lines.append(f"| {label} | {_f(k)} |")
-    lines += ["", "Figure: `scale.png` / `scale.pdf` (log-log, fitted exponent in the legend)."]
-    return "\n".join(lines) + "\n"
-
-
-def plot(results: dict, path: Path) -> Path | None:
-    from unlearnkit.eval.plots import _plt, _save, style
-
-    ns = sorted(int(n) for n in results["sizes"])
-    if len(ns) < 1:
-        return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for k, (label, part, key, scale) in enumerate(SERIES):
-        pts = [(n, _get(results, n, part, key)) for n in ns]
-        pts = [(n, v * scale) for n, v in pts if isinstance(v, int | float) and v > 0]
-        if not pts:
-            continue
-        exp = fit_exponent([p[0] for p in pts], [p[1] for p in pts])
-        tag = f" (∝ N^{exp:.2f})" if exp is not None else ""
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label + tag, linewidth=1.5, **style(k))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("training samples N")
-    ax.set_ylabel("milliseconds")
-    ax.set_title("Cost against training-set size")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    cfg = results["config"]
-    caption = (
-        f"synthetic, {cfg['features']} features, seed {cfg['seed']}; {cfg['shards']}×{cfg['slices']} "
-        f"(B={cfg['budget']}), {cfg['epochs']} epoch/stage"
-    )
-    return _save(fig, path, caption)
-
-
 def _save(out: Path, results: dict, cfg: ScaleConfig, partial: bool) -> dict:
     results = {**results, "targets": verdicts(results), "partial": partial}
     (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=str))
@@ -792,4 +653,4 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["ScaleConfig", "fit_exponent", "markdown", "run_scale_bench", "verdicts", "write_data"]
+__all__ = ["ScaleConfig", "run_scale_bench", "write_data"]

@@ -19,6 +19,8 @@ def bench_scale(
     sizes: Annotated[str, typer.Option(help="training-set sizes, comma-separated")] = "10000,100000,1000000",
     parts: Annotated[str, typer.Option(help="strategies to measure: s3t,sisa,retrain")] = "s3t,sisa,retrain",
     forgets: Annotated[int, typer.Option(help="in-process S3T single-id forgets per size")] = 100,
+    rounds: Annotated[int, typer.Option(help="then rounds of S3T forgets with the sizes interleaved (0: none)")] = 8,
+    round_forgets: Annotated[int, typer.Option(help="S3T forgets per size and round")] = 15,
     service_requests: Annotated[int, typer.Option(help="deletion requests per service mode (group on/off)")] = 24,
     seed: Annotated[int, typer.Option(help="data seed (and training seed)")] = 0,
     work: Annotated[Path | None, typer.Option(help="scratch directory for models and data (default: temp)")] = None,
@@ -26,7 +28,8 @@ def bench_scale(
 ) -> None:
     """Scale benchmark (not a test): S3T/SISA/Retrain single-id forget, `unlearnkit forget` as a process, ingest,
     load, peak RSS, disk, service deletions/s with group commit, predict vs the plain ensemble — per N, each in
-    its own process; results.json, results.md and scale.png/pdf in --out, with pass/miss against the targets."""
+    its own process; then S3T forgets with every size's model open and the sizes interleaved; results.json,
+    results.md and scale.png/pdf in --out, with pass/miss against the targets."""
     from unlearnkit.bench.scale import ScaleConfig, run_scale_bench
 
     try:
@@ -37,6 +40,8 @@ def bench_scale(
         sizes=n,
         parts=tuple(p.strip() for p in parts.split(",") if p.strip()),
         forgets=forgets,
+        rounds=rounds,
+        round_forgets=round_forgets,
         service_requests=service_requests,
         seed=seed,
     )
