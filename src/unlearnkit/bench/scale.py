@@ -10,7 +10,10 @@ that strategy's at that size:
   in-process, ``unlearnkit forget`` as a process, and deletions/s through the deletion service's worker with
   group commit on and off (requests submitted through the HTTP API, the worker drained);
 - **SISA** (same shards/slices, retrain on deletion): fit and single-id ``forget`` (retrains the hit shard);
-- **Retrain** (one model): fit and single-id ``forget`` (a full retrain) — the Retrain ÷ S3T ratio.
+- **Retrain** (one model): fit and single-id ``forget`` (a full retrain) — the Retrain ÷ S3T ratio;
+- then, with every size's S3T model open in one process, rounds of single-id forgets with the sizes interleaved
+  (:func:`measure_interleaved`), on which the forget targets are judged: a slow minute of a shared host then
+  lands on every size alike. A fixed reference workload (:func:`host_reference_ms`) gauges the host beside them.
 
 Deleted ids are drawn from one (shard, last slice) cell per shard, so S3T keeps serving (no shard dies) and
 every S3T deletion is its no-retrain fast path. Costs are compared with the issue's targets and printed as
