@@ -150,6 +150,15 @@ def durable_commit_times(directory: Path, commits: int = 100) -> list[float]:
     return times
 
 
+def _timed_forget(model: Any, sample_id: int, lat: list[float], cpu: list[float]) -> None:
+    """One single-id fast-path forget, its wall and CPU time (ms) appended to ``lat`` and ``cpu``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    r = model.forget([sample_id])
+    lat.append((time.perf_counter() - t0) * 1000)
+    cpu.append((time.process_time() - c0) * 1000)
+    assert r.count == 1 and not r.retrained, r
+
+
 def host_reference_ms(repeats: int = 5, records: int = 4000) -> float:
     """CPU time (ms, median of ``repeats``) of a fixed workload like a deletion's own Python work: ``records``
     small dicts encoded as sorted JSON and hashed with SHA-256. The same work at every size and in every run, so
@@ -336,12 +345,8 @@ def measure_s3t(n: int, paths: dict[str, str], work: Path, cfg: ScaleConfig) -> 
     reference_before = host_reference_ms()
     ticks = _cpu_ticks()
     for i in forget_ids:
-        t0, c0 = time.perf_counter(), time.process_time()
-        r = model.forget([i])
-        lat.append((time.perf_counter() - t0) * 1000)
-        cpu.append((time.process_time() - c0) * 1000)
+        _timed_forget(model, i, lat, cpu)
         wal_sizes.append(wal.stat().st_size if wal is not None and wal.exists() else 0)
-        assert r.count == 1 and not r.retrained, r
     out.update({"forget_ms": lat, "forget_p50_ms": statistics.median(lat), "forget_p90_ms": _pct(lat, 0.9)})
     out["forget_cpu_p50_ms"] = statistics.median(cpu)  # CPU time: what the deletion costs on an idle machine
     out.update(wal_regimes(lat, wal_sizes))
@@ -514,31 +519,24 @@ def measure_interleaved(models: dict[int, Path], cfg: ScaleConfig) -> dict[str, 
     used = math.ceil(cfg.forgets / cfg.shards) + cfg.cli_forgets + 2 * cfg.service_requests  # per shard, by the parts
     opened = {n: load_strategy(d) for n, d in sorted(models.items())}
     need = math.ceil(cfg.rounds * cfg.round_forgets / cfg.shards)
-    queue = {n: _cells(m, n, per_shard=need, skip=used)[::-1] for n, m in opened.items()}  # popped from the end
-    for n, q in queue.items():
-        if len(q) < cfg.rounds * cfg.round_forgets:
-            for m in opened.values():
-                m.close()
-            raise ConfigError(
-                f"N={n}: {len(q)} fresh ids in the deleted cells for {cfg.rounds} × {cfg.round_forgets} interleaved "
-                "forgets; lower --rounds or --round-forgets"
-            )
     lat: dict[int, list[float]] = {n: [] for n in opened}
     cpu: dict[int, list[float]] = {n: [] for n in opened}
     per_round: dict[int, list[float]] = {n: [] for n in opened}
     refs, order = [], sorted(opened)
     try:
+        queue = {n: _cells(m, n, per_shard=need, skip=used)[::-1] for n, m in opened.items()}  # popped from the end
+        for n, q in queue.items():
+            if len(q) < cfg.rounds * cfg.round_forgets:
+                raise ConfigError(
+                    f"N={n}: {len(q)} fresh ids in the deleted cells for {cfg.rounds} × {cfg.round_forgets} "
+                    "interleaved forgets; lower --rounds or --round-forgets"
+                )
         for r in range(cfg.rounds):
             refs.append(host_reference_ms(repeats=3))
             for n in order[r % len(order) :] + order[: r % len(order)]:
-                this = []
+                this: list[float] = []
                 for _ in range(cfg.round_forgets):
-                    i = queue[n].pop()
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    res = opened[n].forget([i])
-                    this.append((time.perf_counter() - t0) * 1000)
-                    cpu[n].append((time.process_time() - c0) * 1000)
-                    assert res.count == 1 and not res.retrained, res
+                    _timed_forget(opened[n], queue[n].pop(), this, cpu[n])
                 lat[n] += this
                 per_round[n].append(statistics.median(this))
     finally:

@@ -31,18 +31,6 @@ def _get(results: dict, n: int, part: str, key: str) -> Any:
     return v.get(key) if isinstance(v, dict) else None
 
 
-def _forget_p50s(results: dict, ns: list[int]) -> tuple[str, dict[int, Any], dict[int, Any]]:
-    """``(how, p50 by size, CPU p50 by size)`` the forget targets are judged on: the interleaved rounds when every
-    size has them (each size met the same host), else each size's own part (one size after another)."""
-    inter = {n: _get(results, n, "interleaved", "forget_p50_ms") for n in ns}
-    if all(v is not None for v in inter.values()):
-        rounds = results["interleaved"]
-        how = f"sizes interleaved, {rounds['rounds']} rounds × {rounds['round_forgets']} forgets"
-        return how, inter, {n: _get(results, n, "interleaved", "forget_cpu_p50_ms") for n in ns}
-    seq = {n: _get(results, n, "s3t", "forget_p50_ms") for n in ns}
-    return "one size after another", seq, {n: _get(results, n, "s3t", "forget_cpu_p50_ms") for n in ns}
-
-
 def fit_exponent(ns: list[int], values: list[float | None]) -> float | None:
     """Slope of log(value) against log(N) (least squares), or None with fewer than two points."""
     pts = [(math.log(n), math.log(v)) for n, v in zip(ns, values, strict=True) if v is not None and v > 0]
@@ -65,12 +53,19 @@ def verdicts(results: dict) -> list[dict[str, Any]]:
         desc = dict(TARGETS)[key]
         out.append({"target": key, "description": desc, "pass": ok, "measured": shown})
 
-    how, p50, cpu = _forget_p50s(results, ns)
+    # judged on the interleaved rounds when every size has them (each size met the same host), else on each
+    # size's own part (one size after another)
+    inter = all(_get(results, n, "interleaved", "forget_p50_ms") is not None for n in ns)
+    part = "interleaved" if inter else "s3t"
+    p50 = {n: _get(results, n, part, "forget_p50_ms") for n in ns}
+    cpu = {n: _get(results, n, part, "forget_cpu_p50_ms") for n in ns}
     have = [v for v in p50.values() if v is not None]
     shown = ", ".join(f"{_n(n)}: {_f(p50[n])} ms ({_f(cpu[n])} ms CPU)" for n in ns)
-    seq = {n: _get(results, n, "s3t", "forget_p50_ms") for n in ns}
-    if how != "one size after another":  # the other measurement, shown beside the judged one
-        shown += "; one size after another: " + ", ".join(f"{_n(n)}: {_f(seq[n])} ms" for n in ns)
+    how = "one size after another"
+    if inter:  # the other measurement, shown beside the judged one
+        shown += f"; {how}: " + ", ".join(f"{_n(n)}: {_f(_get(results, n, 's3t', 'forget_p50_ms'))} ms" for n in ns)
+        rounds = results["interleaved"]
+        how = f"sizes interleaved, {rounds['rounds']} rounds × {rounds['round_forgets']} forgets"
     add("s3t_p50", all(v <= 2.0 for v in have) if have else None, f"{how}: {shown}")
     ratio = p50[hi] / p50[lo] if p50[hi] and p50[lo] else None
     add("s3t_flat", ratio <= 2.0 if ratio is not None else None, f"{_f(ratio)}× ({_n(hi)} vs {_n(lo)}, {how})")
