@@ -1,7 +1,8 @@
 """The deletion fast path's parts: statements run raw on SQLite write what SQLAlchemy writes, the signed head is
-swapped into place (never half written, a torn one falls back to the previous head but a forged one is refused),
-the writers' lock file kept open still excludes a forked child, a purged held row keeps only its id, and served
-logits computed in inference mode reach callers as ordinary tensors."""
+swapped into place (never half written, a torn one falls back to the previous head but a forged one is refused)
+and its bytes, encoded once, are the envelope's canonical encoding, the writers' lock file kept open still
+excludes a forked child, a purged held row keeps only its id, and served logits computed in inference mode reach
+callers as ordinary tensors."""
 
 from __future__ import annotations
 
@@ -116,6 +117,21 @@ def test_torn_head_falls_back_to_the_previous_but_a_forged_one_is_refused(tmp_pa
     (tmp_path / HEAD_FILE).write_text(json.dumps(forged))
     with pytest.raises(ValueError, match="signature does not match"):
         read_head_file(tmp_path, signer.public_key)
+
+
+def test_envelope_encoded_once_is_the_canonical_encoding_of_the_envelope(tmp_path: Path):
+    signer = Signer.load_or_create(tmp_path / "k.pem")
+    body = {"type": "unlearnkit/audit-head", "seq": 7, "hash": "ab" * 32, "note": "naïve → ✓", "z": [1, {"b": 2}]}
+    for kind in ("head", "receipt"):
+        env, data = signer.sign_encoded(body, kind)
+        assert data == json.dumps(env, sort_keys=True, separators=(",", ":")).encode()
+        assert env == signer.sign(body, kind)  # Ed25519 signatures are deterministic
+    with pytest.raises(ValueError, match="sort before"):
+        signer.sign_encoded(body, "zone")
+    env, data = signer.sign_encoded(body, "head")
+    write_head(tmp_path, env, encoded=data)
+    assert (tmp_path / HEAD_FILE).read_bytes() == data + b"\n"
+    assert read_head_file(tmp_path, signer.public_key)["seq"] == 7
 
 
 @pytest.fixture(scope="module")

@@ -173,6 +173,13 @@ def test_lineage_invariant_over_random_deletion_streams(s3t_dir, small_train, tm
         deleted |= set(chosen)
         assert s.verify().ok
         assert not s.store.checkpoints_seeing(deleted)
+        _, stored_rows, _ = s.store.serving_state()  # a deletion writes only the serving rows it changes
+        assert sorted(stored_rows) == sorted(s._rows_)
+        kept, s._books_of = s._books_of, None  # the books kept across deletions are the ones built afresh
+        fresh, s._books_of = s._books(), kept
+        assert {sh: (q, b.orders, b.alive) for sh, (q, b) in s._books().items()} == {
+            sh: (q, b.orders, b.alive) for sh, (q, b) in fresh.items()
+        }
         for m in s._snapshot.members:  # served prefixes exclude every slice holding a deleted id (no retrain yet)
             if k < retrain_at:
                 hit = {s.assignment_[i][1] for i in deleted if s.assignment_[i][0] == m.shard}

@@ -336,23 +336,32 @@ class ExactStrategy(IntegrityMixin, FittingMixin, ServingMixin, TrainingMixin, D
                 plan.pending.append(sh)
         return plan
 
-    def _books(self) -> dict[int, tuple[list[int], SequenceBook]]:
+    def _books(self, *, copy: bool = True) -> dict[int, tuple[list[int], SequenceBook]]:
         """Per shard: ``(sequence numbers, SequenceBook of alive depths)`` (an excluded sequence counts as dead).
 
-        The same bookkeeping S3T serves from and the deletion-rate simulation runs (Alg. 4, Lemma 1).
+        The same bookkeeping S3T serves from and the deletion-rate simulation runs (Alg. 4, Lemma 1). Built once
+        per serving state (rows are replaced, not changed in place), and then only for the shards whose rows
+        changed (a deletion changes one); ``copy=False`` hands out the cached books themselves, to read only.
         """
         rows_now = self._rows_
         cached = getattr(self, "_books_of", None)
-        if cached is None or cached[0] is not rows_now:  # built once per serving state (rows are replaced, not
-            by_shard: dict[int, list[tuple[int, Prefix, int]]] = {}  # changed in place)
+        if cached is None or cached[0] is not rows_now:
+            by_shard: dict[int, list[tuple[int, Prefix, int]]] = {}
             for sh, sq, order, depth, state in rows_now:
                 by_shard.setdefault(sh, []).append((sq, order, depth if state == "serving" else 0))
-            books = {
-                sh: ([sq for sq, _, _ in rows], SequenceBook([o for _, o, _ in rows], [d for _, _, d in rows]))
-                for sh, rows in by_shard.items()
-            }
+            before = {} if cached is None else cached[1]
+            books = {}
+            for sh, rows in by_shard.items():
+                key = tuple(rows)
+                old = before.get(sh)
+                if old is None or old[0] != key:
+                    seqs = [sq for sq, _, _ in rows]
+                    old = (key, seqs, SequenceBook([o for _, o, _ in rows], [d for _, _, d in rows]))
+                books[sh] = old
             cached = self._books_of = (rows_now, books)
-        return {sh: (list(seqs), book.copy()) for sh, (seqs, book) in cached[1].items()}
+        if not copy:
+            return {sh: (seqs, book) for sh, (_, seqs, book) in cached[1].items()}
+        return {sh: (list(seqs), book.copy()) for sh, (_, seqs, book) in cached[1].items()}
 
     def _after_rollback(self, depth: int) -> str:
         return "excluded"

@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from unlearnkit.errors import DataError, IntegrityError, LineageError
-from unlearnkit.lineage.audit import HEAD_FILE, head_problems, read_head_file, replay_problems, sign_head, write_head
+from unlearnkit.lineage.audit import (
+    HEAD_FILE,
+    head_problems,
+    read_head_file,
+    replay_problems,
+    sign_head_encoded,
+    write_head,
+)
 from unlearnkit.lineage.manifest import MANIFEST_FILE, verify_manifest, write_manifest
 from unlearnkit.lineage.signing import Signer, load_public_key, parse_envelope, public_key_path, verify_envelope
 
@@ -107,8 +114,8 @@ class IntegrityMixin:
         nothing, and after a power loss the file may name an earlier head, which the store still extends.
         ``known``: ``(seq, hash, model version)`` just committed by this writer (saves a read).
         """
-        env = sign_head(self.store, self.signer(), known)  # type: ignore[attr-defined]
-        write_head(self.directory, env, sync=durable)
+        env, encoded = sign_head_encoded(self.store, self.signer(), known)  # type: ignore[attr-defined]
+        write_head(self.directory, env, sync=durable, encoded=encoded)
         return env
 
     def reconcile_files(self) -> list[str]:

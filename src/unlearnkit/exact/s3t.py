@@ -80,7 +80,7 @@ class S3T(ExactStrategy):
     def _choose_served(self, rows: list[tuple[int, int, Prefix, int, str]]) -> list[tuple[int, int, Prefix, int]]:
         self._rows_ = rows
         out = []
-        for sh, (seqs, book) in sorted(self._books().items()):
+        for sh, (seqs, book) in sorted(self._books(copy=False).items()):
             b, depth = book.best()
             if depth > 0:
                 out.append((sh, seqs[b], book.orders[b], depth))
@@ -90,13 +90,15 @@ class S3T(ExactStrategy):
         hits = _hits(ids, assignment)
         plan = _Plan([], self._retire(hits))
         books = self._books()
+        now = {(sh, sq): (d, st) for sh, sq, _, d, st in self._rows_ if sh in hits}
         for sh in sorted(hits):
             seqs, book = books[sh]
             before = list(book.alive)
             for sl in sorted(hits[sh]):
                 book.hit(sl)
             for b, sq in enumerate(seqs):
-                plan.serving.append((sh, sq, book.orders[b], book.alive[b], "serving"))
+                if now.get((sh, sq)) != (book.alive[b], "serving"):  # only the rows the deletion changes
+                    plan.serving.append((sh, sq, book.orders[b], book.alive[b], "serving"))
                 if book.alive[b] != before[b]:
                     plan.deactivated.append(
                         {

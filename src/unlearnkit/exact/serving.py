@@ -91,7 +91,10 @@ class ServingMixin:
             self._build_snapshot(rows, nodes, version, check)
 
     def _build_snapshot(self, rows: list[Row], nodes: dict[str, tuple[int, Prefix]], version: int, check: bool) -> None:
-        by_prefix = {(sh, prefix): key for key, (sh, prefix) in nodes.items()}
+        cached = getattr(self, "_by_prefix", None)
+        if cached is None or cached[0] is not nodes:  # nodes are replaced, not changed in place
+            cached = self._by_prefix = (nodes, {(sh, prefix): key for key, (sh, prefix) in nodes.items()})
+        by_prefix = cached[1]
         members, used = [], []
         for shard, seq, order, depth in self._choose_served(rows):
             keys = tuple(by_prefix[(shard, order[:d])] for d in range(1, depth + 1) if (shard, order[:d]) in by_prefix)

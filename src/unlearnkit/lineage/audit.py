@@ -56,7 +56,14 @@ def sign_head(store: LineageStore, signer: Signer, known: tuple[int, str, int] |
     return signer.sign(chain_head(store, known), kind="head")
 
 
-def write_head(directory: Path, envelope: dict[str, Any], sync: bool = True) -> None:
+def sign_head_encoded(
+    store: LineageStore, signer: Signer, known: tuple[int, str, int] | None = None
+) -> tuple[dict[str, Any], bytes]:
+    """:func:`sign_head` and the envelope's canonical bytes (what :func:`write_head` writes), encoded once."""
+    return signer.sign_encoded(chain_head(store, known), kind="head")
+
+
+def write_head(directory: Path, envelope: dict[str, Any], sync: bool = True, encoded: bytes | None = None) -> None:
     """Write the signed head to ``audit-head.json``; readers never see a partial file.
 
     ``sync=True``: a synced temporary file renamed into place. ``sync=False`` (every fast-path deletion): the
@@ -64,8 +71,11 @@ def write_head(directory: Path, envelope: dict[str, Any], sync: bool = True) -> 
     atomically (``renameat2(RENAME_EXCHANGE)``), so the previous head becomes the spare. Creating a temporary
     file costs an inode and a journal entry each time (about 0.4 ms here); the swap costs about 12 µs. Where the
     swap is unsupported (not Linux, or a file system without it) the temporary file and rename are used.
+    ``encoded``: the envelope's canonical bytes when the caller has them (:func:`sign_head_encoded`).
     """
-    data = json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode() + b"\n"  # compact: the C encoder
+    if encoded is None:  # compact: the C encoder
+        encoded = json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+    data = encoded + b"\n"
     if sync or not _swap_in(os.fspath(directory), data):
         write_atomic(Path(directory) / HEAD_FILE, data, sync=sync)
 

@@ -67,11 +67,22 @@ class Signer:
 
     def sign(self, body: dict[str, Any], kind: str = "receipt") -> dict[str, Any]:
         """The envelope ``{kind: body, "signature": {...}}``."""
-        sig = self.private_key.sign(canonical_bytes(body))
-        return {
-            kind: body,
-            "signature": {"alg": ALG, "key_id": self.key_id, "value": base64.b64encode(sig).decode()},
+        return self.sign_encoded(body, kind)[0]
+
+    def sign_encoded(self, body: dict[str, Any], kind: str = "receipt") -> tuple[dict[str, Any], bytes]:
+        """The envelope and its :func:`canonical_bytes`, the body encoded once (for the signature and the bytes)."""
+        if not kind < "signature":  # the envelope's keys sorted: the body's comes first
+            raise ValueError(f"an envelope kind must sort before 'signature', got {kind!r}")
+        body_bytes = canonical_bytes(body)
+        signature = {
+            "alg": ALG,
+            "key_id": self.key_id,
+            "value": base64.b64encode(self.private_key.sign(body_bytes)).decode(),
         }
+        data = b"".join(
+            (b'{"', kind.encode("ascii"), b'":', body_bytes, b',"signature":', canonical_bytes(signature), b"}")
+        )
+        return {kind: body, "signature": signature}, data
 
     def public_info(self) -> dict[str, str]:
         """What ``GET /v1/keys`` publishes for this key."""
