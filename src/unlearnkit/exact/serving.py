@@ -91,10 +91,7 @@ class ServingMixin:
             self._build_snapshot(rows, nodes, version, check)
 
     def _build_snapshot(self, rows: list[Row], nodes: dict[str, tuple[int, Prefix]], version: int, check: bool) -> None:
-        cached = getattr(self, "_by_prefix", None)
-        if cached is None or cached[0] is not nodes:  # nodes are replaced, not changed in place
-            cached = self._by_prefix = (nodes, {(sh, prefix): key for key, (sh, prefix) in nodes.items()})
-        by_prefix = cached[1]
+        by_prefix = self._prefix_index(nodes)
         members, used = [], []
         for shard, seq, order, depth in self._choose_served(rows):
             keys = tuple(by_prefix[(shard, order[:d])] for d in range(1, depth + 1) if (shard, order[:d]) in by_prefix)
@@ -108,6 +105,14 @@ class ServingMixin:
         built = tuple(_Member(sh, sq, prefix, keys) for sh, sq, prefix, keys in members)
         self._rows_, self._nodes_ = rows, nodes
         self._snapshot = _Snapshot(version, built, self.aggregation_)
+
+    def _prefix_index(self, nodes: dict[str, tuple[int, Prefix]]) -> dict[tuple[int, Prefix], str]:
+        """``{(shard, prefix): checkpoint key}`` of ``nodes``, kept while they are the same (nodes are replaced,
+        never changed in place: a deletion that retires nothing keeps them)."""
+        cached = getattr(self, "_by_prefix", None)
+        if cached is None or cached[0] is not nodes:
+            cached = self._by_prefix = (nodes, {(sh, prefix): key for key, (sh, prefix) in nodes.items()})
+        return cached[1]
 
     def _choose_served(self, rows: list[Row]) -> list[tuple[int, int, Prefix, int]]:
         """Per shard, the (sequence, order, depth) served; default: the single row if serving at depth > 0."""
@@ -145,7 +150,7 @@ class ServingMixin:
         """Build the module of every alive prefix now (so a later deactivation is a pointer change); returns how
         many it built. Optional: modules are otherwise built when first served."""
         per_model = sum(p.numel() for p in self.template_.parameters())
-        by_prefix = {(sh, prefix): key for key, (sh, prefix) in self._nodes_.items()}
+        by_prefix = self._prefix_index(self._nodes_)
         wanted = set()
         for sh, _, order, depth, state in self._rows_:
             for d in range(1, depth + 1 if state == "serving" else 0):

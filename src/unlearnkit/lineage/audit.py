@@ -53,7 +53,7 @@ def chain_head(store: LineageStore, known: tuple[int, str, int] | None = None) -
 
 
 def sign_head(store: LineageStore, signer: Signer, known: tuple[int, str, int] | None = None) -> dict[str, Any]:
-    return signer.sign(chain_head(store, known), kind="head")
+    return sign_head_encoded(store, signer, known)[0]
 
 
 def sign_head_encoded(
